@@ -1,0 +1,214 @@
+"""Route definitions under /v1. Each route is a few lines: the logic lives in agentlab's stores and services."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentlab.api.deps import ApiDeps
+from agentlab.errors import Forbidden, InvalidRequest
+from agentlab.ids import is_ulid
+from agentlab.models import (
+    Agent,
+    AgentCreate,
+    AgentUpdate,
+    AgentVersion,
+    Artifact,
+    Caller,
+    FileCreate,
+    FileRecord,
+    Page,
+    Run,
+    RunCreate,
+    RunStatus,
+    Step,
+)
+from agentlab.models.file import FileCreated
+from agentlab.store.blobs import artifact_key
+from agentlab.uploads import complete_upload, create_upload
+from agentlab.workflow.lifecycle import cancel_run, create_run
+
+_ROLE_RANK = {"viewer": 0, "member": 1, "operator": 2, "admin": 3}
+
+Id = Annotated[str, Path(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
+Cursor = Annotated[str | None, Query(max_length=2_048)]
+Limit = Annotated[int | None, Query(ge=1, le=200)]
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+class ArtifactPage(BaseModel):
+    items: list[Artifact]
+    next_cursor: str | None = None
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str | None = Field(default=None, max_length=4_000)
+
+
+class Deleted(BaseModel):
+    id: str
+    deleted: bool = True
+
+
+def _json(body: BaseModel, status: int = 200) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
+    def caller(minimum: str = "viewer") -> Caller:
+        current: Caller = app.context["caller"]
+        if _ROLE_RANK[current.role] < _ROLE_RANK[minimum]:
+            raise Forbidden(f"this action needs the {minimum} role or higher; you are {current.role}")
+        return current
+
+    def page_size(limit: int | None) -> int:
+        return min(limit or deps.settings.default_page_size, deps.settings.max_page_size)
+
+    openapi_cache: list[dict[str, Any]] = []
+
+    # system ---------------------------------------------------------------------------------------------------
+    @app.get("/v1/health", tags=["system"])
+    def health() -> Health:
+        from agentlab import __version__
+
+        return Health(status="ok", version=__version__)
+
+    @app.get("/v1/openapi.json", tags=["system"], include_in_schema=False)
+    def openapi() -> Response[dict[str, Any]]:
+        if not openapi_cache:
+            openapi_cache.append(json.loads(app.get_openapi_json_schema(title="agentlab API", version="1.0.0")))
+        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_cache[0])
+
+    # agents ---------------------------------------------------------------------------------------------------
+    @app.post("/v1/agents", tags=["agents"], responses={201: {"description": "Created"}})
+    def create_agent(body: AgentCreate) -> Response[Agent]:
+        agent = deps.agents.create(caller("operator").org_id, body)
+        return _json(agent, 201)
+
+    @app.get("/v1/agents", tags=["agents"])
+    def list_agents(
+        limit: Limit = None, cursor: Cursor = None, name: Annotated[str | None, Query(max_length=64)] = None
+    ) -> Page[Agent]:
+        org_id = caller().org_id
+        if name is not None:
+            found = deps.agents.find_by_name(org_id, name)
+            return Page[Agent](items=[found] if found else [])
+        page = deps.agents.list(org_id, limit=page_size(limit), cursor=cursor)
+        return Page[Agent](items=page.items, next_cursor=page.next_cursor)
+
+    @app.get("/v1/agents/<agent_id>", tags=["agents"])
+    def get_agent(agent_id: Id) -> Agent:
+        return deps.agents.get(caller().org_id, agent_id)
+
+    @app.put("/v1/agents/<agent_id>", tags=["agents"])
+    def update_agent(agent_id: Id, body: AgentUpdate) -> Agent:
+        return deps.agents.update(caller("operator").org_id, agent_id, body)
+
+    @app.delete("/v1/agents/<agent_id>", tags=["agents"])
+    def delete_agent(agent_id: Id) -> Deleted:
+        deps.agents.delete(caller("operator").org_id, agent_id)
+        return Deleted(id=agent_id)
+
+    @app.get("/v1/agents/<agent_id>/versions", tags=["agents"])
+    def list_agent_versions(agent_id: Id, limit: Limit = None, cursor: Cursor = None) -> Page[AgentVersion]:
+        page = deps.agents.list_versions(caller().org_id, agent_id, limit=page_size(limit), cursor=cursor)
+        return Page[AgentVersion](items=page.items, next_cursor=page.next_cursor)
+
+    # runs -----------------------------------------------------------------------------------------------------
+    @app.post("/v1/runs", tags=["runs"], responses={201: {"description": "Created"}})
+    def post_run(
+        body: RunCreate,
+        idempotency_key: Annotated[str | None, Header(alias="idempotency-key", max_length=255)] = None,
+    ) -> Response[Run]:
+        if idempotency_key is not None and not idempotency_key.strip():
+            raise InvalidRequest("Idempotency-Key must not be empty")
+        run, created = create_run(caller("member"), body, deps.run_services, idempotency_key)
+        return _json(run, 201 if created else 200)
+
+    @app.get("/v1/runs", tags=["runs"])
+    def list_runs(
+        limit: Limit = None,
+        cursor: Cursor = None,
+        status: Annotated[RunStatus | None, Query()] = None,
+        agent_id: Annotated[str | None, Query(max_length=26)] = None,
+        thread_id: Annotated[str | None, Query(max_length=26)] = None,
+    ) -> Page[Run]:
+        for name, value in (("agent_id", agent_id), ("thread_id", thread_id)):
+            if value is not None and not is_ulid(value):
+                raise InvalidRequest(f"{name} is not a valid id")
+        page = deps.runs.list(
+            caller().org_id,
+            limit=page_size(limit),
+            cursor=cursor,
+            status=status,
+            agent_id=agent_id,
+            thread_id=thread_id,
+        )
+        return Page[Run](items=page.items, next_cursor=page.next_cursor)
+
+    @app.get("/v1/runs/<run_id>", tags=["runs"])
+    def get_run(run_id: Id) -> Run:
+        return deps.runs.get(caller().org_id, run_id)
+
+    @app.get("/v1/runs/<run_id>/steps", tags=["runs"])
+    def list_steps(run_id: Id, after: Annotated[int | None, Query(ge=0)] = None, limit: Limit = None) -> Page[Step]:
+        page = deps.runs.list_steps(caller().org_id, run_id, after=after or 0, limit=min(limit or 100, 200))
+        return Page[Step](items=page.items, next_cursor=page.next_cursor)
+
+    @app.post("/v1/runs/<run_id>/cancel", tags=["runs"])
+    def post_cancel(run_id: Id) -> Run:
+        return cancel_run(caller("member"), run_id, deps.run_services)
+
+    @app.post("/v1/runs/<run_id>/approve", tags=["runs"])
+    def post_approve(run_id: Id, body: Decision | None = None) -> Run:
+        who = caller("operator")
+        return deps.approvals.decide(
+            who.org_id, run_id, approved=True, comment=body.comment if body else None, identity=who.identity
+        )
+
+    @app.post("/v1/runs/<run_id>/reject", tags=["runs"])
+    def post_reject(run_id: Id, body: Decision | None = None) -> Run:
+        who = caller("operator")
+        return deps.approvals.decide(
+            who.org_id, run_id, approved=False, comment=body.comment if body else None, identity=who.identity
+        )
+
+    @app.get("/v1/runs/<run_id>/artifacts", tags=["runs"])
+    def list_artifacts(run_id: Id) -> ArtifactPage:
+        org_id = caller().org_id
+        artifacts = deps.runs.list_artifacts(org_id, run_id)
+        for artifact in artifacts:
+            artifact.url = deps.blobs.presigned_download(
+                artifact_key(org_id, run_id, artifact.id, artifact.name),
+                filename=artifact.name,
+                content_type=artifact.content_type,
+            )
+        return ArtifactPage(items=artifacts)
+
+    # files ----------------------------------------------------------------------------------------------------
+    @app.post("/v1/files", tags=["files"], responses={201: {"description": "Created"}})
+    def post_file(body: FileCreate) -> Response[FileCreated]:
+        created = create_upload(
+            caller("member"), body, files=deps.files, blobs=deps.blobs, max_bytes=deps.settings.max_upload_bytes
+        )
+        return _json(created, 201)
+
+    @app.post("/v1/files/<file_id>/complete", tags=["files"])
+    def post_file_complete(file_id: Id) -> FileRecord:
+        return complete_upload(
+            caller("member"), file_id, files=deps.files, blobs=deps.blobs, max_bytes=deps.settings.max_upload_bytes
+        )
+
+    @app.get("/v1/files/<file_id>", tags=["files"])
+    def get_file(file_id: Id) -> FileRecord:
+        return deps.files.get(caller().org_id, file_id)

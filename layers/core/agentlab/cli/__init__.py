@@ -1,0 +1,1 @@
+"""The `agentlab` command-line client: talks HTTP to any agentlab deployment."""

@@ -1,0 +1,125 @@
+"""AWS in-process through moto: the same boto3 calls as in AWS, answered by moto's backends in this process.
+
+Step Functions executions run in moto's engine; its Lambda tasks are dispatched to the real handlers.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from agentlab.ids import new_ulid
+from agentlab.local.functions import HandlerRegistry, LambdaContext, placeholder_for, substitute
+from agentlab.store.schema import create_table_request
+
+ACCOUNT_ID = "123456789012"
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+STATE_MACHINE_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/agentlab-local-states"
+
+
+def function_arn(region: str, name: str) -> str:
+    return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:agentlab-{name}"
+
+
+def state_machine_arn(region: str, workflow: str) -> str:
+    return f"arn:aws:states:{region}:{ACCOUNT_ID}:stateMachine:agentlab-{workflow}"
+
+
+def install_lambda_dispatch(registry: HandlerRegistry) -> Callable[[], None]:
+    """Make moto's simple Lambda backend call the real handlers. Returns a function that undoes it.
+
+    A handler that raises is reported the way Lambda reports it (FunctionError + errorType/errorMessage), so the
+    state machines' Retry and Catch rules see the same error names as in AWS.
+    """
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    original = LambdaSimpleBackend.invoke
+
+    def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
+        name = function_name.rsplit(":", 1)[-1].removeprefix("agentlab-")
+        event = json.loads(body) if body else {}
+        try:
+            result = registry.handler(name)(event, LambdaContext(f"agentlab-{name}", new_ulid()))
+        except Exception as exc:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            payload = {
+                "errorType": type(exc).__name__,
+                "errorMessage": str(exc)[:4_000],
+                "stackTrace": traceback.format_exception(exc)[-3:],
+            }
+            return json.dumps(payload).encode()
+        return json.dumps(result).encode()
+
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+    undo_copy = _copy_state_machines_without_executions()
+
+    def undo() -> None:
+        LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
+        undo_copy()
+
+    return undo
+
+
+def _copy_state_machines_without_executions() -> Callable[[], None]:
+    """moto deep-copies a state machine, with its executions, at every StartExecution; an execution waiting on a task
+    token holds a lock, which cannot be copied. The copy only needs the definition, so executions are left out."""
+    from moto.stepfunctions.models import StateMachine
+
+    def deepcopy_without_executions(self: Any, memo: dict[int, Any]) -> Any:
+        clone = self.__class__.__new__(self.__class__)
+        memo[id(self)] = clone
+        for name, value in self.__dict__.items():
+            setattr(clone, name, [] if name == "executions" else copy.deepcopy(value, memo))
+        return clone
+
+    had = "__deepcopy__" in StateMachine.__dict__
+    previous = StateMachine.__dict__.get("__deepcopy__")
+    StateMachine.__deepcopy__ = deepcopy_without_executions  # type: ignore[attr-defined]
+
+    def undo() -> None:
+        if had:
+            StateMachine.__deepcopy__ = previous  # type: ignore[attr-defined]
+        else:
+            del StateMachine.__deepcopy__  # type: ignore[attr-defined]
+
+    return undo
+
+
+def create_resources(
+    clients: Any, *, table_name: str, bucket_name: str, region: str, statemachines_dir: Path, registry: HandlerRegistry
+) -> dict[str, str]:
+    """Create the table, the bucket and one state machine per ASL file; returns workflow name -> ARN."""
+    dynamodb = clients.dynamodb
+    if table_name not in dynamodb.list_tables()["TableNames"]:
+        dynamodb.create_table(**create_table_request(table_name))
+        dynamodb.update_time_to_live(
+            TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+        )
+    s3 = clients.s3
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if bucket_name not in existing:
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=bucket_name)
+        else:
+            s3.create_bucket(Bucket=bucket_name, CreateBucketConfiguration={"LocationConstraint": region})
+    values = {placeholder_for(name): function_arn(region, name) for name in registry.paths}
+    values.update({"TableName": table_name, "BucketName": bucket_name})
+    sfn = clients.stepfunctions
+    existing_machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
+    arns: dict[str, str] = {}
+    for path in sorted(statemachines_dir.glob("*.asl.json")):
+        workflow = path.name.removesuffix(".asl.json")
+        definition = substitute(path.read_text(), values)
+        name = f"agentlab-{workflow}"
+        if name in existing_machines:
+            sfn.update_state_machine(stateMachineArn=existing_machines[name], definition=definition)
+            arns[workflow] = existing_machines[name]
+        else:
+            arns[workflow] = sfn.create_state_machine(
+                name=name, definition=definition, roleArn=STATE_MACHINE_ROLE, type="STANDARD"
+            )["stateMachineArn"]
+    return arns

@@ -1,0 +1,182 @@
+"""The whole platform in one process: moto for AWS, the real handlers and ASL files, the gateway on one port."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentlab.aws import AwsClients
+from agentlab.local.aws import MOTO_CONFIG, create_resources, install_lambda_dispatch
+from agentlab.local.functions import HandlerRegistry, LambdaContext
+from agentlab.local.gateway import S3_PREFIX, LocalGateway
+from agentlab.local.snapshot import Snapshotter
+from agentlab.settings import CoreSettings
+from agentlab.store.orgs import OrgStore
+from agentlab.store.runs import RunStore
+from agentlab.store.table import Table, deserialize
+
+DEFAULT_ORG = "default"
+
+
+def find_root() -> Path:
+    """The project folder holding functions/ and statemachines/ (the editable install lives inside it)."""
+    for candidate in [Path.cwd(), *Path(__file__).resolve().parents]:
+        if (candidate / "statemachines").is_dir() and (candidate / "functions").is_dir():
+            return candidate
+    raise RuntimeError("cannot find the agentlab project folder (with functions/ and statemachines/)")
+
+
+@dataclass
+class LocalStackConfig:
+    root: Path
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    snapshot_interval_s: float = 3.0
+    default_model_ref: str = "scripted"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+class LocalStack:
+    def __init__(self, config: LocalStackConfig) -> None:
+        self.config = config
+        self.registry = HandlerRegistry(config.root / "functions")
+        self._mock: Any = None
+        self._undo_dispatch: Any = None
+        self.gateway: LocalGateway | None = None
+        self.snapshotter: Snapshotter | None = None
+        self.admin_key: str | None = None
+        self.admin_key_created = False
+        self.state_machines: dict[str, str] = {}
+        self.restored_items = 0
+
+    @property
+    def url(self) -> str:
+        assert self.gateway is not None
+        return f"http://{self.config.host}:{self.gateway.port}"
+
+    def _environment(self, port: int) -> dict[str, str]:
+        return {
+            "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
+            "AGENTLAB_ENVIRONMENT": "local",
+            "AGENTLAB_TABLE_NAME": "agentlab-local",
+            "AGENTLAB_BUCKET_NAME": "agentlab-local-data",
+            "AGENTLAB_S3_PRESIGN_ENDPOINT_URL": f"http://{self.config.host}:{port}{S3_PREFIX}",
+            "AGENTLAB_DEFAULT_MODEL_REF": self.config.default_model_ref,
+            "AGENTLAB_SANDBOX_ROOT": str(self.config.data_dir / "sandbox"),
+            "POWERTOOLS_SERVICE_NAME": "agentlab",
+            "POWERTOOLS_METRICS_NAMESPACE": "agentlab",
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            **self.config.extra_env,
+        }
+
+    def start(self) -> None:
+        from moto import mock_aws
+        from moto.server import create_backend_app
+
+        config = self.config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(config.data_dir, 0o700)
+        limits = CoreSettings()
+        self.gateway = LocalGateway(
+            host=config.host,
+            port=config.port,
+            api_handler=lambda event, context: self.registry.handler("api")(event, context),
+            s3_app=create_backend_app("s3"),
+            frontend_dir=config.root / "frontend" / "dist",
+            max_api_body=limits.max_body_bytes * 2,
+            max_upload_body=limits.max_upload_bytes + 65_536,
+            event_stream=self._event_stream,
+        )
+        os.environ.update(self._environment(self.gateway.port))
+        self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[arg-type]
+        self._mock.start()
+        self._undo_dispatch = install_lambda_dispatch(self.registry)
+        settings = CoreSettings()
+        clients = AwsClients(settings)
+        self.state_machines = create_resources(
+            clients,
+            table_name=settings.table_name,
+            bucket_name=settings.bucket_name,
+            region=settings.region,
+            statemachines_dir=config.root / "statemachines",
+            registry=self.registry,
+        )
+        os.environ["AGENTLAB_AGENT_RUN_STATE_MACHINE_ARN"] = self.state_machines["agent_run"]
+        self.snapshotter = Snapshotter(
+            clients, table_name=settings.table_name, bucket_name=settings.bucket_name, directory=config.data_dir
+        )
+        self.restored_items = self.snapshotter.restore()
+        table = Table(lambda: clients.dynamodb, settings.table_name)
+        self._fail_interrupted_runs(clients, table, settings.table_name)
+        self._bootstrap(OrgStore(table))
+        self._seed()
+        self.snapshotter.save()
+        self.snapshotter.start(config.snapshot_interval_s)
+        self.gateway.start()
+
+    def stop(self) -> None:
+        if self.gateway:
+            self.gateway.stop()
+        if self.snapshotter:
+            self.snapshotter.stop()
+        if self._undo_dispatch:
+            self._undo_dispatch()
+        if self._mock:
+            self._mock.stop()
+
+    def _fail_interrupted_runs(self, clients: AwsClients, table: Table, table_name: str) -> None:
+        """Executions do not survive a restart; a run they were driving is ended with the reason, never left open."""
+        runs = RunStore(table)
+        paginator = clients.dynamodb.get_paginator("scan")
+        pages = paginator.paginate(
+            TableName=table_name,
+            FilterExpression="#t = :run AND #s IN (:q, :r, :w)",
+            ExpressionAttributeNames={"#t": "entity", "#s": "status"},
+            ExpressionAttributeValues={
+                ":run": {"S": "run"},
+                ":q": {"S": "queued"},
+                ":r": {"S": "running"},
+                ":w": {"S": "waiting_approval"},
+            },
+        )
+        for page in pages:
+            for raw in page.get("Items", []):
+                item = deserialize(raw)
+                runs.transition(
+                    item["org_id"],
+                    item["id"],
+                    "failed",
+                    error={"code": "interrupted", "message": "the local stack stopped while this run was active"},
+                )
+
+    def _bootstrap(self, orgs: OrgStore) -> None:
+        """The org `default` and an admin key; only the key's hash is stored, the key itself goes to a 0600 file."""
+        if orgs.get_org(DEFAULT_ORG) is None:
+            orgs.create_org("Default", org_id=DEFAULT_ORG)
+        key_file = self.config.data_dir / "admin-key"
+        if key_file.exists():
+            existing = key_file.read_text().strip()
+            record = orgs.find_api_key(existing)
+            if record is not None and not record.revoked:
+                self.admin_key = existing
+                return
+        _, key = orgs.create_api_key(DEFAULT_ORG, name="local admin", role="admin", platform_admin=True)
+        key_file.write_text(key + "\n")
+        os.chmod(key_file, stat.S_IRUSR | stat.S_IWUSR)
+        self.admin_key, self.admin_key_created = key, True
+
+    def _seed(self) -> None:
+        """Platform-provided content for a new local stack (e.g. demo agents), through the seed function if any."""
+        if "seed" in self.registry.paths:
+            self.registry.handler("seed")({"org_id": DEFAULT_ORG}, LambdaContext("agentlab-seed", "seed"))
+
+    def _event_stream(self, target: str, headers: dict[str, str]) -> Any:
+        if "events" not in self.registry.paths:
+            return None
+        from agentlab.local.events import stream_for
+
+        return stream_for(target, headers, self.registry)

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+ToolName = Literal["python", "list_files", "read_file", "request_approval", "finish"]
+ALL_TOOLS: list[ToolName] = ["python", "list_files", "read_file", "request_approval", "finish"]
+
+# "default" is the platform's configured model; otherwise "<provider>:<model id>" or "scripted".
+ModelRef = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^(default|scripted|(bedrock|openai):[\w.:/@-]+)$")
+]
+AgentName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+
+
+class AgentModels(BaseModel):
+    """Models per role, each an ordered fallback list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reasoning: list[ModelRef] = Field(default_factory=lambda: ["default"], min_length=1, max_length=5)
+    code: list[ModelRef] = Field(default_factory=list, max_length=5)
+    vision: list[ModelRef] = Field(default_factory=list, max_length=5)
+
+
+class AgentLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_steps: int = Field(default=20, ge=1, le=200)
+    max_tokens: int = Field(default=200_000, ge=1_000, le=10_000_000)
+    max_cost_usd: float = Field(default=5.0, ge=0, le=1_000)
+    max_wall_s: int = Field(default=1_800, ge=10, le=86_400)
+    cell_timeout_s: int = Field(default=120, ge=1, le=900)
+    sandbox_cpu: float = Field(default=1.0, ge=0.25, le=4)
+    sandbox_memory_mb: int = Field(default=1_024, ge=256, le=8_192)
+
+
+class CriticSettings(BaseModel):
+    """Per-agent changes to the platform's import/call policy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    allow_imports: list[Annotated[str, StringConstraints(max_length=100)]] = Field(default_factory=list, max_length=50)
+    forbid_imports: list[Annotated[str, StringConstraints(max_length=100)]] = Field(default_factory=list, max_length=50)
+
+
+class AgentSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: AgentName
+    description: Annotated[str, StringConstraints(max_length=2_000)] = ""
+    system_prompt: Annotated[str, StringConstraints(max_length=20_000)] = ""
+    models: AgentModels = Field(default_factory=AgentModels)
+    tools: list[ToolName] = Field(default_factory=lambda: list(ALL_TOOLS))
+    limits: AgentLimits = Field(default_factory=AgentLimits)
+    critic: CriticSettings = Field(default_factory=CriticSettings)
+
+    @field_validator("tools")
+    @classmethod
+    def _finish_is_always_available(cls, tools: list[ToolName]) -> list[ToolName]:
+        unique = list(dict.fromkeys(tools))
+        if "finish" not in unique:
+            unique.append("finish")
+        return unique
+
+
+class AgentCreate(AgentSpec):
+    pass
+
+
+class AgentUpdate(BaseModel):
+    """A partial update; every update makes a new version. `expected_version` guards against lost updates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: AgentName | None = None
+    description: Annotated[str, StringConstraints(max_length=2_000)] | None = None
+    system_prompt: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    models: AgentModels | None = None
+    tools: list[ToolName] | None = None
+    limits: AgentLimits | None = None
+    critic: CriticSettings | None = None
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class Agent(AgentSpec):
+    id: str
+    org_id: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class AgentVersion(Agent):
+    """An immutable snapshot: runs pin the version they started with."""

@@ -1,0 +1,204 @@
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+RunStatus = Literal["queued", "running", "waiting_approval", "succeeded", "failed", "cancelled", "budget_exceeded"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "budget_exceeded"})
+StepType = Literal["think", "critique", "execute", "evaluate", "approval", "error"]
+EnvType = Literal["str", "int", "float", "bool", "json"]
+
+# Which status may follow which: every write checks this and the stored revision.
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    "queued": frozenset({"running", "failed", "cancelled"}),
+    "running": frozenset({"waiting_approval", "succeeded", "failed", "cancelled", "budget_exceeded"}),
+    "waiting_approval": frozenset({"running", "failed", "cancelled", "budget_exceeded"}),
+}
+
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
+_RESERVED_ENV = re.compile(r"^(PATH|HOME|PWD|SHELL|USER|TMPDIR|LANG|LC_.*|LD_.*|PYTHON.*|AWS_.*|MPL.*|AGENTLAB_.*)$")
+MAX_ENV_VALUE_CHARS = 32_768
+
+
+class EnvVar(BaseModel):
+    """A typed environment variable for the sandbox; the value must match the declared type exactly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: EnvType
+    value: Any
+
+    @model_validator(mode="after")
+    def _value_matches_type(self) -> EnvVar:
+        value, declared = self.value, self.type
+        ok = {
+            "str": isinstance(value, str),
+            "int": isinstance(value, int) and not isinstance(value, bool),
+            "float": isinstance(value, int | float) and not isinstance(value, bool),
+            "bool": isinstance(value, bool),
+            "json": True,
+        }[declared]
+        if not ok:
+            raise ValueError(f"value {value!r} is not of declared type {declared}")
+        if declared == "float" and not math.isfinite(float(value)):
+            raise ValueError("float values must be finite")
+        if len(self.rendered()) > MAX_ENV_VALUE_CHARS:
+            raise ValueError(f"value is longer than {MAX_ENV_VALUE_CHARS} characters")
+        return self
+
+    def rendered(self) -> str:
+        """The string the sandbox sees."""
+        if self.type == "str":
+            return str(self.value)
+        if self.type == "bool":
+            return "true" if self.value else "false"
+        if self.type == "json":
+            return json.dumps(self.value, separators=(",", ":"))
+        return repr(self.value) if self.type == "float" else str(self.value)
+
+
+class Goal(BaseModel):
+    """When the work is done: a criterion judged by the model and/or a Python check run in the sandbox."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    criterion: Annotated[str, StringConstraints(min_length=1, max_length=4_000)] | None = None
+    check: Annotated[str, StringConstraints(min_length=1, max_length=20_000)] | None = None
+
+
+class Budget(BaseModel):
+    """Overrides of the agent's limits for one run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_steps: int | None = Field(default=None, ge=1, le=200)
+    max_tokens: int | None = Field(default=None, ge=1_000, le=10_000_000)
+    max_cost_usd: float | None = Field(default=None, ge=0, le=1_000)
+    max_wall_s: int | None = Field(default=None, ge=10, le=86_400)
+
+
+class ScriptAction(BaseModel):
+    """One action of the scripted stand-in model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tool: Literal["python", "request_approval", "finish"]
+    code: Annotated[str, StringConstraints(max_length=50_000)] | None = None
+    reason: Annotated[str, StringConstraints(max_length=2_000)] | None = None
+    answer: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+
+    @model_validator(mode="after")
+    def _has_its_argument(self) -> ScriptAction:
+        needed = {"python": "code", "request_approval": "reason", "finish": "answer"}[self.tool]
+        if getattr(self, needed) is None:
+            raise ValueError(f"a {self.tool} action needs '{needed}'")
+        return self
+
+
+Ulid = Annotated[str, StringConstraints(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
+
+
+class RunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: Ulid
+    prompt: Annotated[str, StringConstraints(min_length=1, max_length=50_000)]
+    thread_id: Ulid | None = None
+    file_ids: list[Ulid] = Field(default_factory=list, max_length=20)
+    env: dict[str, EnvVar] = Field(default_factory=dict, max_length=50)
+    goal: Goal | None = None
+    budget: Budget = Field(default_factory=Budget)
+    script: list[ScriptAction] | None = Field(default=None, max_length=200)
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, env: dict[str, EnvVar]) -> dict[str, EnvVar]:
+        for name in env:
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"env name {name!r} must match {_ENV_NAME.pattern}")
+            if _RESERVED_ENV.match(name):
+                raise ValueError(f"env name {name!r} is reserved by the platform")
+        return env
+
+    @field_validator("file_ids")
+    @classmethod
+    def _unique_files(cls, file_ids: list[str]) -> list[str]:
+        if len(set(file_ids)) != len(file_ids):
+            raise ValueError("file_ids must be unique")
+        return file_ids
+
+
+class Usage(BaseModel):
+    steps: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    sandbox_s: float = 0.0
+
+
+class RunError(BaseModel):
+    code: str
+    message: str
+
+
+class Run(BaseModel):
+    id: str
+    org_id: str
+    agent_id: str
+    agent_version: int
+    thread_id: str
+    prompt: str
+    file_ids: list[str] = Field(default_factory=list)
+    env: dict[str, EnvVar] = Field(default_factory=dict)
+    goal: Goal | None = None
+    budget: Budget = Field(default_factory=Budget)
+    script: list[ScriptAction] | None = None
+    status: RunStatus = "queued"
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    usage: Usage = Field(default_factory=Usage)
+    error: RunError | None = None
+    result: str | None = None
+    isolation: str | None = None
+    created_by: str = ""
+    revision: int = 1
+    step_count: int = 0
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+class Step(BaseModel):
+    run_id: str
+    seq: int
+    type: StepType
+    created_at: datetime
+    duration_ms: int = 0
+    model_id: str | None = None
+    provider: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    sandbox_s: float = 0.0
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Artifact(BaseModel):
+    id: str
+    run_id: str
+    org_id: str
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    step_seq: int | None = None
+    created_at: datetime
+    url: str | None = None

@@ -1,0 +1,24 @@
+"""Settings shared by every function. Each function reads its settings model once, at its first invocation."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CoreSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AGENTLAB_", extra="ignore")
+
+    region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+    table_name: str = "agentlab"
+    bucket_name: str = "agentlab-data"
+    agent_run_state_machine_arn: str = ""
+    # Presigned URLs are made against this endpoint when set (the local stack serves S3 under its own origin).
+    s3_presign_endpoint_url: str | None = None
+    environment: str = "local"
+
+    max_body_bytes: int = 1_048_576
+    max_prompt_chars: int = 50_000
+    max_upload_bytes: int = 20 * 1_048_576
+    presign_expiry_s: int = 900
+    idempotency_ttl_s: int = 86_400

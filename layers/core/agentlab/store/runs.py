@@ -1,0 +1,243 @@
+"""Runs, their steps and artifacts. Every run update is conditional on the revision that was read."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from agentlab.errors import ConcurrentUpdate, Conflict, NotFound
+from agentlab.models import TERMINAL_STATUSES, Artifact, Run, RunError, Step, utc_now
+from agentlab.models.run import ALLOWED_TRANSITIONS
+from agentlab.store.table import QueryPage, Table, entity_fields
+
+_MAX_WRITE_ATTEMPTS = 8
+
+
+def run_item(run: Run) -> dict[str, Any]:
+    org = run.org_id
+    return {
+        "PK": f"ORG#{org}",
+        "SK": f"RUN#{run.id}",
+        "GSI1PK": f"ORG#{org}#AGENT#{run.agent_id}",
+        "GSI1SK": f"RUN#{run.id}",
+        "GSI2PK": f"ORG#{org}#THREAD#{run.thread_id}",
+        "GSI2SK": f"RUN#{run.id}",
+        "GSI3PK": f"ORG#{org}#STATUS#{run.status}",
+        "GSI3SK": f"RUN#{run.id}",
+        "entity": "run",
+        **run.model_dump(mode="json"),
+    }
+
+
+def _steps_pk(org_id: str, run_id: str) -> str:
+    return f"ORG#{org_id}#RUN#{run_id}"
+
+
+def fingerprint(payload: str) -> str:
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class RunStore:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    # runs -----------------------------------------------------------------------------------------------------
+    def create(
+        self, run: Run, *, idempotency_key: str | None = None, body_fingerprint: str = "", ttl_s: int = 86_400
+    ) -> tuple[Run, bool]:
+        """Store a new run. With an idempotency key, a replay of the same body returns the first run (created=False)
+        and a different body under the same key is a conflict."""
+        operations = [self.table.op_put(run_item(run), condition="attribute_not_exists(PK)")]
+        marker_sk = None
+        if idempotency_key:
+            marker_sk = f"IDEMPOTENCY#{fingerprint(idempotency_key)}"
+            operations.append(
+                self.table.op_put(
+                    {
+                        "PK": f"ORG#{run.org_id}",
+                        "SK": marker_sk,
+                        "entity": "idempotency",
+                        "run_id": run.id,
+                        "body": body_fingerprint,
+                        "expires_at": int(time.time()) + ttl_s,
+                    },
+                    condition="attribute_not_exists(PK)",
+                )
+            )
+        try:
+            self.table.transact(operations)
+        except ConcurrentUpdate:
+            if marker_sk is None:
+                raise
+            marker = self.table.get(f"ORG#{run.org_id}", marker_sk)
+            if marker is None:
+                raise
+            if marker["body"] != body_fingerprint:
+                raise Conflict(
+                    "this Idempotency-Key was used with a different request body", code="idempotency_key_reused"
+                ) from None
+            return self.get(run.org_id, marker["run_id"]), False
+        return run, True
+
+    def get(self, org_id: str, run_id: str) -> Run:
+        item = self.table.get(f"ORG#{org_id}", f"RUN#{run_id}")
+        if not item:
+            raise NotFound(f"run {run_id} not found")
+        return Run.model_validate(entity_fields(item))
+
+    def list(
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        cursor: str | None,
+        status: str | None = None,
+        agent_id: str | None = None,
+        thread_id: str | None = None,
+    ) -> QueryPage:
+        """Newest first. The most selective index serves the query; remaining filters are applied while paging."""
+
+        def keep(item: dict[str, Any]) -> bool:
+            return (
+                (status is None or item["status"] == status)
+                and (agent_id is None or item["agent_id"] == agent_id)
+                and (thread_id is None or item["thread_id"] == thread_id)
+            )
+
+        if thread_id:
+            partition, index = ("GSI2PK", f"ORG#{org_id}#THREAD#{thread_id}"), "GSI2"
+        elif agent_id:
+            partition, index = ("GSI1PK", f"ORG#{org_id}#AGENT#{agent_id}"), "GSI1"
+        elif status:
+            partition, index = ("GSI3PK", f"ORG#{org_id}#STATUS#{status}"), "GSI3"
+        else:
+            partition, index = ("PK", f"ORG#{org_id}"), None
+        page = self.table.query(
+            partition=partition,
+            sort_prefix="RUN#",
+            index=index,
+            limit=limit,
+            cursor=cursor,
+            newest_first=True,
+            keep=keep,
+        )
+        page.items = [Run.model_validate(entity_fields(item)) for item in page.items]
+        return page
+
+    def update(self, org_id: str, run_id: str, change: Callable[[Run], Run | None]) -> Run:
+        """Read, apply `change`, write conditionally; on a lost race re-read and re-apply. `change` returns None to
+        leave the run as it is."""
+        for _ in range(_MAX_WRITE_ATTEMPTS):
+            current = self.get(org_id, run_id)
+            updated = change(current.model_copy(deep=True))
+            if updated is None:
+                return current
+            updated.revision = current.revision + 1
+            updated.updated_at = utc_now()
+            try:
+                self.table.put_if_revision(run_item(updated), attribute="revision", expected=current.revision)
+            except ConcurrentUpdate:
+                continue
+            return updated
+        raise ConcurrentUpdate(f"run {run_id} is being updated by too many writers; retry")
+
+    def transition(
+        self,
+        org_id: str,
+        run_id: str,
+        to_status: str,
+        *,
+        error: dict[str, str] | None = None,
+        result: str | None = None,
+        only_from: frozenset[str] | None = None,
+    ) -> Run:
+        """Move a run to a new status if the lifecycle allows it; a terminal run is never changed again."""
+
+        def change(run: Run) -> Run | None:
+            if run.status == to_status:
+                return None
+            allowed = ALLOWED_TRANSITIONS.get(run.status, frozenset())
+            if to_status not in allowed or (only_from is not None and run.status not in only_from):
+                raise Conflict(f"run {run_id} is {run.status} and cannot become {to_status}", code="invalid_state")
+            run.status = to_status  # type: ignore[assignment]
+            now = utc_now()
+            if to_status == "running" and run.started_at is None:
+                run.started_at = now
+            if to_status in TERMINAL_STATUSES:
+                run.ended_at = now
+            if error is not None:
+                run.error = RunError.model_validate(error)
+            if result is not None:
+                run.result = result
+            return Run.model_validate(run.model_dump())
+
+        return self.update(org_id, run_id, change)
+
+    # steps ----------------------------------------------------------------------------------------------------
+    def append_step(self, org_id: str, run_id: str, step_type: str, **fields: Any) -> Step:
+        """Append a step with the next sequence number and add its usage to the run's totals, atomically."""
+        for _ in range(_MAX_WRITE_ATTEMPTS):
+            run = self.get(org_id, run_id)
+            step = Step(run_id=run_id, seq=run.step_count + 1, type=step_type, created_at=utc_now(), **fields)
+            updated = run.model_copy(deep=True)
+            updated.step_count = step.seq
+            updated.usage.input_tokens += step.input_tokens
+            updated.usage.output_tokens += step.output_tokens
+            updated.usage.cost_usd = round(updated.usage.cost_usd + step.cost_usd, 8)
+            updated.usage.sandbox_s = round(updated.usage.sandbox_s + step.sandbox_s, 3)
+            if step_type == "think":
+                updated.usage.steps += 1
+            updated.revision = run.revision + 1
+            updated.updated_at = step.created_at
+            try:
+                self.table.transact(
+                    [
+                        self.table.op_put(
+                            run_item(updated), condition="revision = :expected", values={":expected": run.revision}
+                        ),
+                        self.table.op_put(
+                            {
+                                "PK": _steps_pk(org_id, run_id),
+                                "SK": f"STEP#{step.seq:08d}",
+                                "entity": "step",
+                                **step.model_dump(mode="json"),
+                            },
+                            condition="attribute_not_exists(PK)",
+                        ),
+                    ]
+                )
+            except ConcurrentUpdate:
+                continue
+            return step
+        raise ConcurrentUpdate(f"could not append a step to run {run_id}; retry")
+
+    def list_steps(self, org_id: str, run_id: str, *, after: int = 0, limit: int = 100) -> QueryPage:
+        self.get(org_id, run_id)
+        page = self.table.query(
+            partition=("PK", _steps_pk(org_id, run_id)),
+            sort_after=(f"STEP#{after + 1:08d}", "STEP#99999999"),
+            limit=limit,
+        )
+        page.items = [Step.model_validate(entity_fields(item)) for item in page.items]
+        page.next_cursor = str(page.items[-1].seq) if page.items else (str(after) if after else None)
+        return page
+
+    # artifacts ------------------------------------------------------------------------------------------------
+    def add_artifact(self, artifact: Artifact) -> None:
+        self.table.put_new(
+            {
+                "PK": _steps_pk(artifact.org_id, artifact.run_id),
+                "SK": f"ARTIFACT#{artifact.id}",
+                "entity": "artifact",
+                **artifact.model_dump(mode="json", exclude={"url"}),
+            }
+        )
+
+    def list_artifacts(self, org_id: str, run_id: str) -> list[Artifact]:
+        self.get(org_id, run_id)
+        return [
+            Artifact.model_validate(entity_fields(item))
+            for item in self.table.iterate(partition=("PK", _steps_pk(org_id, run_id)), sort_prefix="ARTIFACT#")
+        ]

@@ -1,0 +1,242 @@
+"""Thin typed access to the single table: (de)serialisation, conditional writes, paging with opaque cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from agentlab.errors import ConcurrentUpdate, InvalidRequest
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+GSI_NAMES = ("GSI1", "GSI2", "GSI3")
+KEY_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK")
+
+
+def _to_dynamo(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and "." not in str(value) else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    if isinstance(value, set):
+        return {_from_dynamo(v) for v in value}
+    return value
+
+
+_STORAGE_ATTRIBUTES = frozenset({*KEY_ATTRIBUTES, "entity", "deleted", "expires_at"})
+
+
+def entity_fields(item: dict[str, Any]) -> dict[str, Any]:
+    """An item without its storage attributes (keys, type marker, flags), ready for a domain model."""
+    return {k: v for k, v in item.items() if k not in _STORAGE_ATTRIBUTES}
+
+
+def serialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
+
+
+def deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _from_dynamo(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def encode_cursor(key: dict[str, Any]) -> str:
+    plain = {k: _deserializer.deserialize(v) for k, v in key.items()}
+    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, expected: dict[str, str]) -> dict[str, Any]:
+    """Decode a cursor and check that it belongs to the query it is used with (its partition and index)."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        plain = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidRequest("the cursor is not valid", code="invalid_cursor") from exc
+    if (
+        not isinstance(plain, dict)
+        or not all(isinstance(k, str) and k in KEY_ATTRIBUTES and isinstance(v, str) for k, v in plain.items())
+        or any(plain.get(k) != v for k, v in expected.items())
+    ):
+        raise InvalidRequest("the cursor is not valid for this listing", code="invalid_cursor")
+    return {k: {"S": v} for k, v in plain.items()}
+
+
+@dataclass
+class QueryPage:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class Table:
+    def __init__(self, client_factory: Callable[[], Any], name: str) -> None:
+        self._client_factory = client_factory
+        self.name = name
+
+    @property
+    def client(self) -> Any:
+        return self._client_factory()
+
+    def get(self, pk: str, sk: str, *, consistent: bool = True) -> dict[str, Any] | None:
+        response = self.client.get_item(
+            TableName=self.name, Key=serialize({"PK": pk, "SK": sk}), ConsistentRead=consistent
+        )
+        item = response.get("Item")
+        return deserialize(item) if item else None
+
+    def put_new(self, item: dict[str, Any]) -> None:
+        """Create an item; fails with ConcurrentUpdate if it exists."""
+        try:
+            self.client.put_item(
+                TableName=self.name, Item=serialize(item), ConditionExpression="attribute_not_exists(PK)"
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise ConcurrentUpdate("the item already exists") from exc
+
+    def put_if_revision(self, item: dict[str, Any], *, attribute: str, expected: int) -> None:
+        """Replace an item only if its stored revision is the one this writer read."""
+        try:
+            self.client.put_item(
+                TableName=self.name,
+                Item=serialize(item),
+                ConditionExpression="#rev = :expected",
+                ExpressionAttributeNames={"#rev": attribute},
+                ExpressionAttributeValues=serialize({":expected": expected}),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise ConcurrentUpdate("the item was changed by another request; reload and retry") from exc
+
+    def delete(self, pk: str, sk: str) -> None:
+        self.client.delete_item(TableName=self.name, Key=serialize({"PK": pk, "SK": sk}))
+
+    def transact(self, operations: list[dict[str, Any]]) -> None:
+        """Run writes atomically; any failed condition raises ConcurrentUpdate with the reasons."""
+        try:
+            self.client.transact_write_items(TransactItems=operations)
+        except self.client.exceptions.TransactionCanceledException as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            raise ConcurrentUpdate(f"a conditional write failed ({', '.join(str(r) for r in reasons)})") from exc
+
+    def op_put(
+        self,
+        item: dict[str, Any],
+        *,
+        condition: str | None = None,
+        values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self.name, "Item": serialize(item)}
+        if condition:
+            put["ConditionExpression"] = condition
+        if values:
+            put["ExpressionAttributeValues"] = serialize(values)
+        if names:
+            put["ExpressionAttributeNames"] = names
+        return {"Put": put}
+
+    def op_delete(self, pk: str, sk: str, *, condition: str | None = None) -> dict[str, Any]:
+        delete: dict[str, Any] = {"TableName": self.name, "Key": serialize({"PK": pk, "SK": sk})}
+        if condition:
+            delete["ConditionExpression"] = condition
+        return {"Delete": delete}
+
+    def query(
+        self,
+        *,
+        partition: tuple[str, str],
+        sort_prefix: str | None = None,
+        sort_after: tuple[str, str] | None = None,
+        index: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        newest_first: bool = False,
+        keep: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> QueryPage:
+        """One page of a partition, optionally filtered in code; the cursor is the key of the last item returned.
+
+        Filtering in code (instead of a FilterExpression) keeps pages full: the loop reads on until `limit` items
+        pass or the partition ends, and the cursor points exactly after the last item returned.
+        """
+        pk_name, pk_value = partition
+        sk_name = pk_name.replace("PK", "SK")
+        names = {"#pk": pk_name}
+        values: dict[str, Any] = {":pk": pk_value}
+        condition = "#pk = :pk"
+        if sort_prefix is not None:
+            names["#sk"] = sk_name
+            values[":prefix"] = sort_prefix
+            condition += " AND begins_with(#sk, :prefix)"
+        elif sort_after is not None:
+            names["#sk"] = sk_name
+            values[":lo"], values[":hi"] = sort_after
+            condition += " AND #sk BETWEEN :lo AND :hi"
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": serialize(values),
+            "ScanIndexForward": not newest_first,
+        }
+        if index:
+            request["IndexName"] = index
+        else:
+            request["ConsistentRead"] = True
+        start_key = decode_cursor(cursor, {pk_name: pk_value}) if cursor else None
+        items: list[dict[str, Any]] = []
+        last_key: dict[str, Any] | None = None
+        while True:
+            if start_key:
+                request["ExclusiveStartKey"] = start_key
+            request["Limit"] = max(limit - len(items), 1) if keep is None else max(limit, 25)
+            response = self.client.query(**request)
+            raw_items = response.get("Items", [])
+            for raw in raw_items:
+                item = deserialize(raw)
+                if keep is None or keep(item):
+                    items.append(item)
+                    last_key = {k: raw[k] for k in _key_names(pk_name) if k in raw}
+                    if len(items) == limit:
+                        break
+            more = "LastEvaluatedKey" in response
+            if len(items) == limit:
+                # The cursor points after the last returned item; if that was the partition's very last item the
+                # next page is simply empty.
+                return QueryPage(items, encode_cursor(last_key) if last_key else None)
+            if not more:
+                return QueryPage(items, None)
+            start_key = response["LastEvaluatedKey"]
+
+    def iterate(
+        self, *, partition: tuple[str, str], sort_prefix: str | None = None, index: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        cursor: str | None = None
+        while True:
+            page = self.query(partition=partition, sort_prefix=sort_prefix, index=index, limit=100, cursor=cursor)
+            yield from page.items
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+
+def _key_names(pk_name: str) -> tuple[str, ...]:
+    if pk_name == "PK":
+        return ("PK", "SK")
+    return ("PK", "SK", pk_name, pk_name.replace("PK", "SK"))

@@ -1,0 +1,100 @@
+"""Creating and cancelling runs: the parts of the lifecycle that the API drives."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from aws_lambda_powertools import Logger
+
+from agentlab.errors import AgentlabError, Conflict, NotFound, Unprocessable
+from agentlab.ids import new_ulid
+from agentlab.models import Caller, Run, RunCreate, utc_now
+from agentlab.models.run import TERMINAL_STATUSES
+from agentlab.store.agents import AgentStore
+from agentlab.store.files import FileStore
+from agentlab.store.runs import RunStore, fingerprint
+from agentlab.workflow.executions import Executions
+
+logger = Logger(service="agentlab-api")
+
+
+@dataclass
+class RunServices:
+    runs: RunStore
+    agents: AgentStore
+    files: FileStore
+    executions: Executions
+    default_model_ref: str
+
+
+def _uses_scripted_model(reasoning: list[str], default_model_ref: str) -> bool:
+    first = reasoning[0]
+    return first == "scripted" or (first == "default" and default_model_ref == "scripted")
+
+
+def create_run(
+    caller: Caller, body: RunCreate, services: RunServices, idempotency_key: str | None = None
+) -> tuple[Run, bool]:
+    """Store the run `queued` and start its execution. Returns (run, created); created is False on a replay."""
+    agent = services.agents.get(caller.org_id, body.agent_id)
+    if body.script is not None and not _uses_scripted_model(agent.models.reasoning, services.default_model_ref):
+        raise Unprocessable(
+            "a script can only be given when the agent's reasoning model is 'scripted'", code="script_not_allowed"
+        )
+    for file_id in body.file_ids:
+        record = services.files.get(caller.org_id, file_id)
+        if record.status != "ready":
+            raise Unprocessable(f"file {file_id} is {record.status}, not ready", code="file_not_ready")
+    if body.thread_id is not None:
+        earlier = services.runs.list(caller.org_id, limit=1, cursor=None, thread_id=body.thread_id)
+        if not earlier.items:
+            raise NotFound(f"thread {body.thread_id} not found")
+    now = utc_now()
+    run_id = new_ulid()
+    run = Run(
+        id=run_id,
+        org_id=caller.org_id,
+        agent_id=agent.id,
+        agent_version=agent.version,
+        thread_id=body.thread_id or run_id,
+        prompt=body.prompt,
+        file_ids=body.file_ids,
+        env=body.env,
+        goal=body.goal,
+        budget=body.budget,
+        script=body.script,
+        status="queued",
+        created_at=now,
+        updated_at=now,
+        created_by=caller.identity,
+    )
+    body_fingerprint = fingerprint(json.dumps(body.model_dump(mode="json"), sort_keys=True))
+    stored, created = services.runs.create(run, idempotency_key=idempotency_key, body_fingerprint=body_fingerprint)
+    if stored.status == "queued":
+        # Also on a replay: if the first attempt died between the write and the start, this completes it.
+        try:
+            services.executions.start(caller.org_id, stored.id)
+        except Exception as exc:
+            logger.exception("starting the workflow failed", extra={"run_id": stored.id})
+            failed = services.runs.transition(
+                caller.org_id,
+                stored.id,
+                "failed",
+                error={"code": "start_failed", "message": f"the workflow could not be started: {type(exc).__name__}"},
+            )
+            raise AgentlabError(
+                f"run {failed.id} could not be started; it is marked failed", code="start_failed"
+            ) from exc
+    return stored, created
+
+
+def cancel_run(caller: Caller, run_id: str, services: RunServices) -> Run:
+    run = services.runs.get(caller.org_id, run_id)
+    if run.status in TERMINAL_STATUSES:
+        raise Conflict(f"run {run_id} has already ended ({run.status})", code="invalid_state")
+    cancelled = services.runs.transition(
+        caller.org_id, run_id, "cancelled", error={"code": "cancelled", "message": f"cancelled by {caller.identity}"}
+    )
+    services.executions.stop(run_id, cause=f"cancelled by {caller.identity}")
+    return cancelled
