@@ -175,8 +175,6 @@ class LocalStack:
             self.registry.handler("seed")({"org_id": DEFAULT_ORG}, LambdaContext("agentlab-seed", "seed"))
 
     def _event_stream(self, target: str, headers: dict[str, str]) -> Any:
-        if "events" not in self.registry.paths:
-            return None
         from agentlab.local.events import stream_for
 
         return stream_for(target, headers, self.registry)

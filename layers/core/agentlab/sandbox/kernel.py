@@ -26,8 +26,10 @@ import json
 import linecache
 import os
 import resource
+import signal
 import struct
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +41,8 @@ MAX_FRAME_BYTES = 64 * 1024 * 1024
 MIB = 1024 * 1024
 FIGURE_MODULE = "matplotlib.figure"
 SAVED_FLAG = "_agentlab_saved"
+NPROC_SLACK = 2
+STRAY_REAP_S = 1.0
 
 
 class ProtocolError(Exception):
@@ -150,11 +154,25 @@ def limit_of(exc: BaseException) -> str | None:
         if isinstance(current, OSError) and current.errno == errno.EAGAIN:
             return "processes"
         if isinstance(current, RuntimeError) and "can't start new thread" in str(current):
-            return "processes"
+            return "processes" if near_process_limit() else "memory"
         if isinstance(current, OSError) and current.errno in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
             return "file_size"
         current = current.__cause__ or current.__context__
     return None
+
+
+def near_process_limit() -> bool:
+    """Whether this uid's tasks (threads count) fill RLIMIT_NPROC, telling a thread refused for that from one refused
+    for want of address space."""
+    limit, _ = resource.getrlimit(resource.RLIMIT_NPROC)
+    if limit == resource.RLIM_INFINITY:
+        return False
+    uid = os.getuid()
+    tasks = 0
+    for task_dir in Path("/proc").glob("[0-9]*/task/[0-9]*"):
+        with contextlib.suppress(OSError):
+            tasks += task_dir.stat().st_uid == uid
+    return tasks >= limit - NPROC_SLACK
 
 
 def mark_figures_saved_by(figure_module: ModuleType) -> None:
@@ -236,6 +254,7 @@ class Kernel:
         self._namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         self._cell_count = 0
         self._marker = b""
+        self._contained = False
         self._workspace = Path.cwd()
         self._saved_stdout_fd = os.dup(stdout_fd)
         self._saved_stderr_fd = os.dup(stderr_fd)
@@ -266,6 +285,7 @@ class Kernel:
         self._workspace = Path(init["cwd"])
         os.chdir(self._workspace)
         self._marker = str(init["marker"]).encode()
+        self._contained = bool(init.get("contained"))
         sys.meta_path.insert(0, FigureImportWatcher())
         self._channel.send({"op": "ready", "pid": self._pid, "uid": os.getuid(), "python": sys.version.split()[0]})
 
@@ -294,6 +314,8 @@ class Kernel:
             status, limit = "error", limit_of(exc)
             self._report_exception(exc)
         self._leave_if_forked_child(status)
+        if limit == "processes":
+            self._stop_stray_processes()
         save_open_figures(self._workspace, self._write_stderr)
         markers = self._end_output()
         return {"op": "result", "status": status, "limit": limit, "cpu_s": cpu_seconds_used(), "markers": markers}
@@ -323,6 +345,24 @@ class Kernel:
             sys.stderr.flush()
         except (OSError, ValueError):
             os.write(self._saved_stderr_fd, text.encode(errors="replace"))
+
+    def _stop_stray_processes(self) -> None:
+        """After the process limit was hit (a fork bomb), free the slots for the next cell: kill every other process
+        of this uid and reap the kernel's own children. Only where kill(-1) cannot reach beyond the sandbox: a pid
+        namespace or a uid of its own, never as root."""
+        if not self._contained or os.getuid() == 0:
+            return
+        with contextlib.suppress(OSError):
+            os.kill(-1, signal.SIGKILL)
+        self._write_stderr("[process limit reached: the cell's other processes were stopped]\n")
+        deadline = time.monotonic() + STRAY_REAP_S
+        while time.monotonic() < deadline:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                time.sleep(0.01)
 
     def _leave_if_forked_child(self, status: str) -> None:
         """A process the cell forked must not come back into the kernel loop and answer the host."""

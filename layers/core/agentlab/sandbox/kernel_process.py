@@ -99,7 +99,16 @@ class KernelProcess:
 
     @property
     def alive(self) -> bool:
-        return not self._reply_closed and self._process.poll() is None
+        return not self._reply_closed and not self._exited()
+
+    def _exited(self) -> bool:
+        """Whether the kernel exited, without reaping it (see stop())."""
+        if self._process.returncode is not None:
+            return True
+        try:
+            return os.waitid(os.P_PID, self._process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True
 
     def handshake(self, init: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         self._send(init)
@@ -176,10 +185,7 @@ class KernelProcess:
         if not self._reply_closed or self._process.returncode is not None:
             return
         deadline = time.monotonic() + EXIT_WAIT_S
-        while time.monotonic() < deadline:
-            exited = os.waitid(os.P_PID, self._process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            if exited is not None:
-                return
+        while not self._exited() and time.monotonic() < deadline:
             time.sleep(EXIT_POLL_S)
 
     def _await_markers(self, reply: dict[str, Any]) -> None:

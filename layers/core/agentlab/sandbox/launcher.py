@@ -122,6 +122,8 @@ class KernelLauncher:
             "env": sandbox_environment(level, request.paths, request.env),
             # Under bubblewrap the kernel starts as root without a user namespace and drops to the uid itself.
             "uid": request.uid if in_bubblewrap else None,
+            # Whether kill(-1) from the kernel reaches only the sandbox's own processes.
+            "contained": in_bubblewrap or has_own_uid,
             "gid": request.uid if in_bubblewrap else None,
             "limits": {
                 "cpu_s": limits.cpu_s,

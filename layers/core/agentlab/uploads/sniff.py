@@ -26,19 +26,23 @@ def image_type(data: bytes) -> str | None:
     return None
 
 
+_KNOWN_FORMATS = {
+    b"%PDF": "a PDF document",
+    b"\x7fELF": "an ELF executable",
+    b"MZ": "a Windows executable",
+    b"PK\x03\x04": "a ZIP archive",
+    b"\x1f\x8b": "a gzip archive",
+    b"#!": "a script",
+}
+
+
+def _known_format(data: bytes) -> str | None:
+    """Formats that are never accepted, even where their bytes happen to be text (a PDF, a shell script)."""
+    return next((name for magic, name in _KNOWN_FORMATS.items() if data.startswith(magic)), None)
+
+
 def _describe_binary(data: bytes) -> str:
-    known = {
-        b"%PDF": "a PDF document",
-        b"\x7fELF": "an ELF executable",
-        b"MZ": "a Windows executable",
-        b"PK\x03\x04": "a ZIP archive",
-        b"\x1f\x8b": "a gzip archive",
-        b"#!": "a script",
-    }
-    for magic, name in known.items():
-        if data.startswith(magic):
-            return name
-    return "binary data"
+    return _known_format(data) or "binary data"
 
 
 def _as_text(data: bytes) -> str | None:
@@ -74,6 +78,10 @@ def sniff_content_type(data: bytes, declared: str) -> str:
         if declared not in IMAGE_TYPES:
             raise Rejected(f"the file was declared {declared} but contains an image ({image})")
         return image
+    known = _known_format(data)
+    if known:
+        raise Rejected(f"the file was declared {declared} but contains {known}; accepted types are "
+                       "PNG, JPEG, WebP, GIF, CSV, plain text and JSON")
     text = _as_text(data)
     if text is None:
         raise Rejected(
