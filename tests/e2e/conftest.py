@@ -38,9 +38,21 @@ class LocalStackProcess:
         env.pop("AWS_SECRET_ACCESS_KEY", None)
         env.pop("AWS_SESSION_TOKEN", None)
         self.process = subprocess.Popen(
-            [str(AGENTLAB), "dev", "--port", str(self.port), "--data-dir", str(self.data_dir),
-             "--snapshot-interval", "1"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                str(AGENTLAB),
+                "dev",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                "--snapshot-interval",
+                "1",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         deadline = time.monotonic() + timeout_s
         assert self.process.stdout is not None

@@ -52,8 +52,10 @@ def test_agents_runs_paging_idempotency_and_cancel(local_stack: LocalStackProces
         again = client.post("/v1/runs", json=body, headers={"Idempotency-Key": "e2e-1"})
         assert (first.status_code, again.status_code) == (201, 200)
         assert first.json()["id"] == again.json()["id"]
-        assert client.post("/v1/runs", json={**body, "prompt": "other"},
-                           headers={"Idempotency-Key": "e2e-1"}).status_code == 409
+        assert (
+            client.post("/v1/runs", json={**body, "prompt": "other"}, headers={"Idempotency-Key": "e2e-1"}).status_code
+            == 409
+        )
         for _ in range(4):
             assert client.post("/v1/runs", json=body).status_code == 201
         seen: list[str] = []
@@ -65,8 +67,16 @@ def test_agents_runs_paging_idempotency_and_cancel(local_stack: LocalStackProces
             if not cursor:
                 break
         assert len(seen) == len(set(seen)) == 5 and seen == sorted(seen, reverse=True)
-        slow = client.post("/v1/runs", json={**body, "script": [{"tool": "python", "code": "import time\ntime.sleep(5)"},
-                                                                 {"tool": "finish", "answer": "late"}]}).json()
+        slow = client.post(
+            "/v1/runs",
+            json={
+                **body,
+                "script": [
+                    {"tool": "python", "code": "import time\ntime.sleep(5)"},
+                    {"tool": "finish", "answer": "late"},
+                ],
+            },
+        ).json()
         wait_for(client, slow["id"], {"running"})
         cancelled = client.post(f"/v1/runs/{slow['id']}/cancel")
         assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
@@ -84,8 +94,14 @@ def test_uploads_are_sniffed_and_the_csv_demo_charts_them(local_stack: LocalStac
         accepted = upload(client, "sales.csv", "text/csv", b"month,sales\nJan,10\nFeb,14\nMar,9\n")
         assert accepted.status_code == 200 and accepted.json()["status"] == "ready"
         agent = client.get("/v1/agents", params={"name": "demo-analyst"}).json()["items"][0]
-        run = client.post("/v1/runs", json={"agent_id": agent["id"], "prompt": "Summarise this CSV and chart it",
-                                            "file_ids": [accepted.json()["id"]]}).json()
+        run = client.post(
+            "/v1/runs",
+            json={
+                "agent_id": agent["id"],
+                "prompt": "Summarise this CSV and chart it",
+                "file_ids": [accepted.json()["id"]],
+            },
+        ).json()
         final = wait_for(client, run["id"], TERMINAL)
         assert final["status"] == "succeeded", final
         assert "3 rows" in final["result"]
@@ -97,8 +113,9 @@ def test_uploads_are_sniffed_and_the_csv_demo_charts_them(local_stack: LocalStac
 def test_sine_demo_and_live_events(local_stack: LocalStackProcess) -> None:
     with local_stack.client() as client:
         agent = client.get("/v1/agents", params={"name": "demo-analyst"}).json()["items"][0]
-        run = client.post("/v1/runs", json={"agent_id": agent["id"],
-                                            "prompt": "Plot a sine wave and save it as sine.png"}).json()
+        run = client.post(
+            "/v1/runs", json={"agent_id": agent["id"], "prompt": "Plot a sine wave and save it as sine.png"}
+        ).json()
         events: list[str] = []
         with client.stream("GET", f"/v1/runs/{run['id']}/events") as stream:
             for line in stream.iter_lines():
@@ -116,8 +133,9 @@ def test_sine_demo_and_live_events(local_stack: LocalStackProcess) -> None:
 def test_data_survives_a_killed_process(local_stack: LocalStackProcess) -> None:
     with local_stack.client() as client:
         agent = client.post("/v1/agents", json={"name": "survivor", "models": {"reasoning": ["scripted"]}}).json()
-        run = client.post("/v1/runs", json={"agent_id": agent["id"], "prompt": "x",
-                                            "script": [{"tool": "finish", "answer": "kept"}]}).json()
+        run = client.post(
+            "/v1/runs", json={"agent_id": agent["id"], "prompt": "x", "script": [{"tool": "finish", "answer": "kept"}]}
+        ).json()
         wait_for(client, run["id"], TERMINAL)
     key = local_stack.admin_key
     time.sleep(2.5)  # longer than the snapshot interval: no clean shutdown is needed

@@ -143,3 +143,42 @@ def test_cancel_mid_run(api: EventClient, scripted_agent: str) -> None:
     final = api.get(f"/v1/runs/{run['id']}").json()
     assert final["status"] == "cancelled"
     assert api.post(f"/v1/runs/{run['id']}/cancel").status == 409
+
+
+class ModelThrottled(Exception):
+    """Named like the provider's transient error: the state machine retries on this error name."""
+
+
+def test_transient_step_errors_are_retried(platform: Any, api: EventClient, scripted_agent: str) -> None:
+    real_think = platform.registry.handler("think")
+    calls = {"n": 0}
+
+    def flaky_think(event: dict[str, Any], context: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise ModelThrottled("throttled by the model service")
+        return real_think(event, context)
+
+    platform.registry._handlers["think"] = flaky_think
+    run = api.post(
+        "/v1/runs",
+        {"agent_id": scripted_agent, "prompt": "x", "script": [{"tool": "finish", "answer": "after retries"}]},
+    ).json()
+    final = wait_for(api, run["id"], TERMINAL, timeout_s=120)
+    assert final["status"] == "succeeded" and final["result"] == "after retries"
+    assert calls["n"] == 3
+
+
+def test_a_failing_step_is_caught_and_the_run_records_why(platform: Any, api: EventClient, scripted_agent: str) -> None:
+    def broken_critique(event: dict[str, Any], context: Any) -> Any:
+        raise RuntimeError("critic exploded")
+
+    platform.registry._handlers["critique"] = broken_critique
+    run = api.post(
+        "/v1/runs", {"agent_id": scripted_agent, "prompt": "x", "script": [{"tool": "python", "code": "print(1)"}]}
+    ).json()
+    final = wait_for(api, run["id"], TERMINAL)
+    assert final["status"] == "failed"
+    assert final["error"] == {"code": "RuntimeError", "message": "critic exploded"}
+    error_step = steps_of(api, run["id"])[-1]
+    assert error_step["type"] == "error" and error_step["detail"]["message"] == "critic exploded"

@@ -1,11 +1,22 @@
 def test_probe(platform, api, org):
     import json
+
     r = api.post("/v1/agents", {"name": "s", "models": {"reasoning": ["scripted"]}})
     aid = r.json()["id"]
+
     def show(label, resp):
         print(label, resp.status, resp.text[:300], resp.headers.get("x-request-id"))
-    show("nan-json", api.post("/v1/runs", raw='{"agent_id":"%s","prompt":"x","env":{"A":{"type":"json","value":NaN}}}' % aid))
-    show("bigint-float", api.post("/v1/runs", raw='{"agent_id":"%s","prompt":"x","env":{"A":{"type":"float","value":%s}}}' % (aid, "9"*400)))
+
+    show(
+        "nan-json",
+        api.post("/v1/runs", raw='{"agent_id":"%s","prompt":"x","env":{"A":{"type":"json","value":NaN}}}' % aid),
+    )
+    show(
+        "bigint-float",
+        api.post(
+            "/v1/runs", raw='{"agent_id":"%s","prompt":"x","env":{"A":{"type":"float","value":%s}}}' % (aid, "9" * 400)
+        ),
+    )
     show("nonutf8", api.post("/v1/runs", raw=b"\xff\xfe\x00"))
     show("list", api.post("/v1/runs", []))
     show("string", api.post("/v1/runs", "x"))
@@ -13,10 +24,16 @@ def test_probe(platform, api, org):
     show("textplain", api.post("/v1/runs", {"agent_id": aid, "prompt": "x"}, headers={"content-type": "text/plain"}))
     show("badcursor", api.get("/v1/runs", params={"cursor": "abc"}))
     import base64
-    def cur(d): return base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")
+
+    def cur(d):
+        return base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")
+
     show("pk-only cursor", api.get("/v1/runs", params={"cursor": cur({"PK": f"ORG#{org[0]}"})}))
     show("agent-sk cursor", api.get("/v1/runs", params={"cursor": cur({"PK": f"ORG#{org[0]}", "SK": "AGENT#x"})}))
-    show("gsi cursor", api.get("/v1/runs", params={"agent_id": aid, "cursor": cur({"GSI1PK": f"ORG#{org[0]}#AGENT#{aid}"})}))
+    show(
+        "gsi cursor",
+        api.get("/v1/runs", params={"agent_id": aid, "cursor": cur({"GSI1PK": f"ORG#{org[0]}#AGENT#{aid}"})}),
+    )
     show("agents pk-only", api.get("/v1/agents", params={"cursor": cur({"PK": f"ORG#{org[0]}"})}))
     show("null name", api.put(f"/v1/agents/{aid}", {"name": None}))
     show("null models", api.put(f"/v1/agents/{aid}", {"models": None}))
@@ -35,5 +52,5 @@ def test_probe(platform, api, org):
     show("docs", platform.api().get("/v1/docs"))
     show("openapi", platform.api().get("/v1/openapi.json"))
     show("file", api.post("/v1/files", {"name": "a.png", "content_type": "image/png", "size": 10}))
-    show("decision extra", api.post(f"/v1/runs/01ARZ3NDEKTSV4RRFFQ69G5FAV/approve", {"bogus": 1}))
+    show("decision extra", api.post("/v1/runs/01ARZ3NDEKTSV4RRFFQ69G5FAV/approve", {"bogus": 1}))
     assert False

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from agentlab.api import routes
 from agentlab.api.auth import is_public, resolve_caller
 from agentlab.api.deps import ApiDeps
-from agentlab.errors import AgentlabError, PayloadTooLarge, RateLimited
+from agentlab.errors import AgentlabError, InvalidRequest, PayloadTooLarge, RateLimited
 from agentlab.ids import new_ulid
 
 logger = Logger(service="agentlab-api")
@@ -42,6 +47,14 @@ def _describe_validation_error(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "the request is not valid"
 
 
+def _require_text_body(body: str) -> None:
+    """API Gateway base64-encodes a body that is not UTF-8 text; every body of this API is JSON, which is text."""
+    try:
+        base64.b64decode(body, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidRequest("the request body is not valid JSON (not UTF-8 text)", code="invalid_json") from exc
+
+
 def create_app(deps: ApiDeps) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     app.enable_swagger(
@@ -63,6 +76,10 @@ def create_app(deps: ApiDeps) -> APIGatewayHttpResolver:
         if any(error.get("type") == "json_invalid" for error in exc.errors()):
             return error_response(400, "invalid_json", "the request body is not valid JSON", request_id())
         return error_response(422, "validation_error", _describe_validation_error(exc), request_id())
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported_content_type(exc: RequestUnsupportedContentType) -> Response:
+        return error_response(415, "unsupported_media_type", "request bodies must be application/json", request_id())
 
     @app.exception_handler(Exception)
     def _unexpected_error(exc: Exception) -> Response:
@@ -88,6 +105,8 @@ def handle_event(app: APIGatewayHttpResolver, deps: ApiDeps, event: dict[str, An
         body = event.get("body") or ""
         if len(body) > deps.settings.max_body_bytes:
             raise PayloadTooLarge(f"request bodies are limited to {deps.settings.max_body_bytes} bytes")
+        if body and event.get("isBase64Encoded"):
+            _require_text_body(body)
         caller = None if is_public(method, path) else resolve_caller(headers, deps.orgs)
     except AgentlabError as exc:
         return {

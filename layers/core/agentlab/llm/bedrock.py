@@ -67,8 +67,13 @@ def bedrock_client_factory(
     *,
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+    profile: str | None = None,
 ) -> Callable[[], Any]:
-    """A factory for a bedrock-runtime client with standard retries (throttling backoff) and explicit timeouts."""
+    """A factory for a bedrock-runtime client with standard retries (throttling backoff) and explicit timeouts.
+
+    With a named profile the client takes that profile's credentials and ignores credentials in the environment
+    (the local stack's in-process AWS replaces those with fakes).
+    """
 
     def build() -> Any:
         import boto3
@@ -79,7 +84,8 @@ def bedrock_client_factory(
             read_timeout=read_timeout_s,
             connect_timeout=connect_timeout_s,
         )
-        return boto3.client("bedrock-runtime", region_name=region, config=config)
+        session = boto3.Session(profile_name=profile) if profile else boto3
+        return session.client("bedrock-runtime", region_name=region, config=config)
 
     return build
 

@@ -25,6 +25,7 @@ class ProviderSettings(BaseSettings):
 
     bedrock_region: str | None = None
     bedrock_model_id: str | None = None
+    bedrock_profile: str | None = None
     bedrock_read_timeout_s: float = 120.0
     bedrock_connect_timeout_s: float = 5.0
     openai_base_url: str | None = None
@@ -90,6 +91,7 @@ class ProviderRegistry:
             self._settings.bedrock_region,
             read_timeout_s=self._settings.bedrock_read_timeout_s,
             connect_timeout_s=self._settings.bedrock_connect_timeout_s,
+            profile=self._settings.bedrock_profile,
         )
         return BedrockProvider(factory)
 

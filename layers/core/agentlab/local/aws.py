@@ -17,7 +17,12 @@ from agentlab.local.functions import HandlerRegistry, LambdaContext, placeholder
 from agentlab.store.schema import create_table_request
 
 ACCOUNT_ID = "123456789012"
-MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+# Model calls leave the process: Bedrock is the one AWS service the local stack does not serve itself.
+MOTO_CONFIG = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+    "core": {"passthrough": {"services": ["bedrock-runtime"], "urls": []}},
+}
 STATE_MACHINE_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/agentlab-local-states"
 
 

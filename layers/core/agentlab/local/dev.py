@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from agentlab.local.models import choose_model
 
-    model_ref, model_note = choose_model()
+    model_ref, model_note, model_env = choose_model()
     config = LocalStackConfig(
         root=find_root(),
         data_dir=args.data_dir.resolve(),
@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         snapshot_interval_s=args.snapshot_interval,
         default_model_ref=model_ref,
+        extra_env=model_env,
     )
     stack = LocalStack(config)
     try:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 ToolName = Literal["python", "list_files", "read_file", "request_approval", "finish"]
 ALL_TOOLS: list[ToolName] = ["python", "list_files", "read_file", "request_approval", "finish"]
@@ -83,6 +83,16 @@ class AgentUpdate(BaseModel):
     limits: AgentLimits | None = None
     critic: CriticSettings | None = None
     expected_version: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _no_explicit_nulls(self) -> AgentUpdate:
+        # A field left out keeps its value; null is not a value any agent field can take.
+        nulls = sorted(
+            name for name in self.model_fields_set if name != "expected_version" and getattr(self, name) is None
+        )
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null; leave a field out to keep its current value")
+        return self
 
 
 class Agent(AgentSpec):

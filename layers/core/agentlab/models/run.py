@@ -25,6 +25,22 @@ _RESERVED_ENV = re.compile(r"^(PATH|HOME|PWD|SHELL|USER|TMPDIR|LANG|LC_.*|LD_.*|
 MAX_ENV_VALUE_CHARS = 32_768
 
 
+def _is_finite_double(value: int | float) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _is_strict_json(value: Any) -> bool:
+    """JSON as the sandbox will parse it: Python's encoder would otherwise write NaN/Infinity, which JSON has not."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 class EnvVar(BaseModel):
     """A typed environment variable for the sandbox; the value must match the declared type exactly."""
 
@@ -45,8 +61,10 @@ class EnvVar(BaseModel):
         }[declared]
         if not ok:
             raise ValueError(f"value {value!r} is not of declared type {declared}")
-        if declared == "float" and not math.isfinite(float(value)):
-            raise ValueError("float values must be finite")
+        if declared == "float" and not _is_finite_double(value):
+            raise ValueError("float values must be finite numbers within the range of a double")
+        if declared == "json" and not _is_strict_json(value):
+            raise ValueError("json values must be plain JSON (no NaN or Infinity)")
         if len(self.rendered()) > MAX_ENV_VALUE_CHARS:
             raise ValueError(f"value is longer than {MAX_ENV_VALUE_CHARS} characters")
         return self
@@ -58,7 +76,7 @@ class EnvVar(BaseModel):
         if self.type == "bool":
             return "true" if self.value else "false"
         if self.type == "json":
-            return json.dumps(self.value, separators=(",", ":"))
+            return json.dumps(self.value, separators=(",", ":"), allow_nan=False)
         return repr(self.value) if self.type == "float" else str(self.value)
 
 

@@ -64,8 +64,19 @@ def encode_cursor(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, expected: dict[str, str]) -> dict[str, Any]:
-    """Decode a cursor and check that it belongs to the query it is used with (its partition and index)."""
+def decode_cursor(
+    cursor: str,
+    expected: dict[str, str],
+    *,
+    key_names: tuple[str, ...] | None = None,
+    sort_prefix: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """Decode a cursor and check that it belongs to the query it is used with (its partition and index).
+
+    `key_names` are the attributes a start key of that query must have, exactly; `sort_prefix` is (sort key name,
+    prefix) when the query reads a prefix. DynamoDB answers a start key that misses either with a ValidationException,
+    so a forged cursor is refused here as a bad request instead.
+    """
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         plain = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -75,6 +86,8 @@ def decode_cursor(cursor: str, expected: dict[str, str]) -> dict[str, Any]:
         not isinstance(plain, dict)
         or not all(isinstance(k, str) and k in KEY_ATTRIBUTES and isinstance(v, str) for k, v in plain.items())
         or any(plain.get(k) != v for k, v in expected.items())
+        or (key_names is not None and set(plain) != set(key_names))
+        or (sort_prefix is not None and not str(plain.get(sort_prefix[0], "")).startswith(sort_prefix[1]))
     ):
         raise InvalidRequest("the cursor is not valid for this listing", code="invalid_cursor")
     return {k: {"S": v} for k, v in plain.items()}
@@ -199,7 +212,16 @@ class Table:
             request["IndexName"] = index
         else:
             request["ConsistentRead"] = True
-        start_key = decode_cursor(cursor, {pk_name: pk_value}) if cursor else None
+        start_key = (
+            decode_cursor(
+                cursor,
+                {pk_name: pk_value},
+                key_names=_key_names(pk_name),
+                sort_prefix=(sk_name, sort_prefix) if sort_prefix is not None else None,
+            )
+            if cursor
+            else None
+        )
         items: list[dict[str, Any]] = []
         last_key: dict[str, Any] | None = None
         while True:

@@ -80,8 +80,10 @@ def sniff_content_type(data: bytes, declared: str) -> str:
         return image
     known = _known_format(data)
     if known:
-        raise Rejected(f"the file was declared {declared} but contains {known}; accepted types are "
-                       "PNG, JPEG, WebP, GIF, CSV, plain text and JSON")
+        raise Rejected(
+            f"the file was declared {declared} but contains {known}; accepted types are "
+            "PNG, JPEG, WebP, GIF, CSV, plain text and JSON"
+        )
     text = _as_text(data)
     if text is None:
         raise Rejected(

@@ -217,8 +217,13 @@ def critique(deps: StepDeps, ref: StepRef) -> dict[str, str]:
     code = str(calls[0].arguments.get("code", ""))
     policy = CriticPolicy().with_imports(allow=agent.critic.allow_imports, forbid=agent.critic.forbid_imports)
     # Earlier cells of the session define names (aliases of modules) this cell may use.
-    prior_cells = [str(c["arguments"].get("code", "")) for m in messages[:-1] if m["role"] == "assistant"
-                   for c in m.get("tool_calls", []) if c["name"] == "python"]
+    prior_cells = [
+        str(c["arguments"].get("code", ""))
+        for m in messages[:-1]
+        if m["role"] == "assistant"
+        for c in m.get("tool_calls", [])
+        if c["name"] == "python"
+    ]
     result = run_critic(code, policy, prior_cells=prior_cells)
     deps.runs.append_step(
         ref.org_id,
