@@ -6,8 +6,10 @@ import os
 
 
 def choose_model() -> tuple[str, str, dict[str, str]]:
-    """(model ref, a line saying which and why, environment the step functions need for it) — Bedrock with credentials and a model id, an OpenAI-compatible
-    server when its URL is set, else the built-in scripted stand-in."""
+    """(model ref, a line saying which and why, environment the step functions need for it).
+
+    Bedrock with a profile's credentials and a model id, an OpenAI-compatible server when its URL is set, else the
+    built-in scripted stand-in."""
     try:
         from agentlab.llm.settings import ProviderSettings, default_model_ref
     except ImportError:
@@ -30,8 +32,8 @@ def choose_model() -> tuple[str, str, dict[str, str]]:
         return ref, f"{ref} (Amazon Bedrock, profile {profile})", {"AGENTLAB_BEDROCK_PROFILE": str(profile)}
     if ref.startswith("openai:"):
         return ref, f"{ref} (OpenAI-compatible server at {settings.openai_base_url})", {}
-    return (
-        "scripted",
-        "scripted (built-in deterministic stand-in for demos and tests; set AGENTLAB_BEDROCK_MODEL_ID "
-        "with AWS credentials, or AGENTLAB_OPENAI_BASE_URL, to use a real model)",
+    note = (
+        "scripted (built-in deterministic stand-in for demos and tests; set AGENTLAB_BEDROCK_MODEL_ID with an AWS "
+        "profile (AWS_PROFILE), or AGENTLAB_OPENAI_BASE_URL, to use a real model)"
     )
+    return "scripted", note, {}

@@ -1,0 +1,305 @@
+"""Request and domain models: what they accept, what they refuse and why; ULIDs."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from agentlab import ids
+from agentlab.ids import is_ulid, new_ulid, ulid_timestamp_ms
+from agentlab.models import AgentCreate, AgentLimits, AgentUpdate, EnvVar, RunCreate
+from agentlab.models.run import MAX_ENV_VALUE_CHARS
+
+AGENT_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+FILE_IDS = [f"01ARZ3NDEKTSV4RRFFQ69G5F{a}{b}" for a in "ABCD" for b in "ABCDEFGH"]
+
+
+def refusal(model: Any, data: dict[str, Any]) -> str:
+    """Validate `data`, expect a refusal, and return the messages pydantic gives."""
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate(data)
+    return " | ".join(str(error["msg"]) for error in caught.value.errors())
+
+
+def run_body(**fields: Any) -> dict[str, Any]:
+    return {"agent_id": AGENT_ID, "prompt": "do it", **fields}
+
+
+# EnvVar --------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("declared", "value", "rendered"),
+    [
+        ("str", "hello world", "hello world"),
+        ("str", "", ""),
+        ("int", 42, "42"),
+        ("int", -7, "-7"),
+        ("float", 2.5, "2.5"),
+        ("float", 3, "3"),
+        ("float", 1e-7, "1e-07"),
+        ("bool", True, "true"),
+        ("bool", False, "false"),
+        ("json", {"b": [1, 2], "a": None}, '{"b":[1,2],"a":null}'),
+        ("json", [1, "two", 3.5], '[1,"two",3.5]'),
+        ("json", "text", '"text"'),
+        ("json", None, "null"),
+    ],
+)
+def test_env_var_accepts_values_of_its_declared_type_and_renders_them(declared: str, value: Any, rendered: str) -> None:
+    env = EnvVar(type=declared, value=value)  # type: ignore[arg-type]
+    assert env.rendered() == rendered
+
+
+@pytest.mark.parametrize(
+    ("declared", "value"),
+    [
+        ("str", 5),
+        ("str", None),
+        ("str", ["a"]),
+        ("int", "5"),
+        ("int", 5.0),
+        ("int", True),
+        ("int", False),
+        ("float", "2.5"),
+        ("float", True),
+        ("float", None),
+        ("bool", 1),
+        ("bool", 0),
+        ("bool", "true"),
+        ("bool", None),
+    ],
+)
+def test_env_var_refuses_values_of_another_type(declared: str, value: Any) -> None:
+    message = refusal(EnvVar, {"type": declared, "value": value})
+    assert f"is not of declared type {declared}" in message
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 10**400])
+def test_env_var_float_must_be_a_finite_double(value: float) -> None:
+    assert "finite" in refusal(EnvVar, {"type": "float", "value": value})
+
+
+@pytest.mark.parametrize("value", [math.nan, {"x": math.inf}, [1, -math.inf]])
+def test_env_var_json_refuses_nan_and_infinity(value: Any) -> None:
+    assert "plain JSON" in refusal(EnvVar, {"type": "json", "value": value})
+
+
+def test_env_var_refuses_unknown_types_and_extra_fields() -> None:
+    assert refusal(EnvVar, {"type": "bytes", "value": "x"})
+    assert "Extra inputs" in refusal(EnvVar, {"type": "str", "value": "x", "secret": True})
+
+
+def test_env_var_value_length_is_capped_on_the_rendered_form() -> None:
+    EnvVar(type="str", value="x" * MAX_ENV_VALUE_CHARS)
+    assert "longer than" in refusal(EnvVar, {"type": "str", "value": "x" * (MAX_ENV_VALUE_CHARS + 1)})
+    # a json list that is short as a Python object can be long once rendered
+    assert "longer than" in refusal(EnvVar, {"type": "json", "value": ["abcdefgh"] * 4_000})
+
+
+# RunCreate -----------------------------------------------------------------------------------------------------
+def test_run_create_minimal_body_has_safe_defaults() -> None:
+    run = RunCreate.model_validate(run_body())
+    assert run.file_ids == [] and run.env == {} and run.script is None and run.thread_id is None
+    assert run.budget.max_steps is None
+
+
+def test_run_create_prompt_length_bounds() -> None:
+    RunCreate.model_validate(run_body(prompt="x" * 50_000))
+    assert "at most 50000" in refusal(RunCreate, run_body(prompt="x" * 50_001))
+    assert "at least 1" in refusal(RunCreate, run_body(prompt=""))
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"model": "gpt"},
+        {"status": "succeeded"},
+        {"org_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"},
+        {"goal": {"criterion": "done", "unknown": 1}},
+        {"budget": {"max_dollars": 1}},
+    ],
+)
+def test_run_create_refuses_unknown_fields(extra: dict[str, Any]) -> None:
+    assert "Extra inputs are not permitted" in refusal(RunCreate, run_body(**extra))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"agent_id": "not-a-ulid"},
+        {"agent_id": AGENT_ID.lower()},
+        {"prompt": 5},
+        {"prompt": None},
+        {"file_ids": "01ARZ3NDEKTSV4RRFFQ69G5FAV"},
+        {"env": ["A"]},
+        {"budget": {"max_steps": 0}},
+        {"budget": {"max_tokens": 999}},
+        {"budget": {"max_wall_s": 5}},
+        {"thread_id": "x" * 26},
+    ],
+)
+def test_run_create_refuses_wrong_types_and_out_of_range_values(fields: dict[str, Any]) -> None:
+    refusal(RunCreate, run_body(**fields))
+
+
+def test_run_create_file_limits() -> None:
+    RunCreate.model_validate(run_body(file_ids=FILE_IDS[:20]))
+    assert "at most 20" in refusal(RunCreate, run_body(file_ids=FILE_IDS[:21]))
+    assert "unique" in refusal(RunCreate, run_body(file_ids=[FILE_IDS[0], FILE_IDS[1], FILE_IDS[0]]))
+
+
+@pytest.mark.parametrize("name", ["PATH", "HOME", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "LD_PRELOAD", "PYTHONPATH"])
+def test_run_create_refuses_reserved_env_names(name: str) -> None:
+    assert "reserved" in refusal(RunCreate, run_body(env={name: {"type": "str", "value": "x"}}))
+
+
+@pytest.mark.parametrize("name", ["lower", "1STARTS_WITH_DIGIT", "HAS-DASH", "A" * 65, ""])
+def test_run_create_refuses_malformed_env_names(name: str) -> None:
+    assert "must match" in refusal(RunCreate, run_body(env={name: {"type": "str", "value": "x"}}))
+
+
+def test_run_create_env_values_are_checked_against_their_types() -> None:
+    good = RunCreate.model_validate(
+        run_body(env={"RATE": {"type": "float", "value": 0.5}, "DEBUG": {"type": "bool", "value": True}})
+    )
+    assert good.env["RATE"].rendered() == "0.5" and good.env["DEBUG"].rendered() == "true"
+    assert "not of declared type int" in refusal(RunCreate, run_body(env={"N": {"type": "int", "value": "3"}}))
+    too_many = {f"V{n}": {"type": "int", "value": n} for n in range(51)}
+    assert "at most 50" in refusal(RunCreate, run_body(env=too_many))
+
+
+@pytest.mark.parametrize(
+    ("action", "needed"),
+    [({"tool": "python"}, "code"), ({"tool": "request_approval"}, "reason"), ({"tool": "finish"}, "answer")],
+)
+def test_script_actions_need_their_argument(action: dict[str, Any], needed: str) -> None:
+    assert f"needs '{needed}'" in refusal(RunCreate, run_body(script=[action]))
+
+
+def test_script_actions_are_limited_to_known_tools_and_length() -> None:
+    RunCreate.model_validate(run_body(script=[{"tool": "finish", "answer": "ok"}]))
+    refusal(RunCreate, run_body(script=[{"tool": "shell", "code": "ls"}]))
+    refusal(RunCreate, run_body(script=[{"tool": "finish", "answer": "ok", "extra": 1}]))
+    assert "at most 200" in refusal(RunCreate, run_body(script=[{"tool": "finish", "answer": "ok"}] * 201))
+
+
+# AgentCreate / AgentUpdate -------------------------------------------------------------------------------------
+def test_agent_create_defaults() -> None:
+    agent = AgentCreate(name="analyst")
+    assert agent.models.reasoning == ["default"]
+    assert agent.tools[-1] == "finish" and len(agent.tools) == len(set(agent.tools))
+    assert agent.limits == AgentLimits()
+
+
+@pytest.mark.parametrize("name", ["a", "data-analyst", "v1.2_beta", "9lives"])
+def test_agent_names_accepted(name: str) -> None:
+    assert AgentCreate(name=name).name == name
+
+
+@pytest.mark.parametrize("name", ["", "Analyst", "-leading-dash", ".hidden", "has space", "a/b", "x" * 65, "é"])
+def test_agent_names_refused(name: str) -> None:
+    refusal(AgentCreate, {"name": name})
+
+
+@pytest.mark.parametrize("ref", ["default", "scripted", "bedrock:anthropic.claude-3-haiku-v1:0", "openai:llama3.1:8b"])
+def test_model_refs_accepted(ref: str) -> None:
+    assert AgentCreate.model_validate({"name": "a", "models": {"reasoning": [ref]}}).models.reasoning == [ref]
+
+
+@pytest.mark.parametrize("ref", ["", "gpt-4", "bedrock:", "azure:gpt", "openai:has space", "scripted:x"])
+def test_model_refs_refused(ref: str) -> None:
+    refusal(AgentCreate, {"name": "a", "models": {"reasoning": [ref]}})
+
+
+def test_reasoning_models_must_not_be_empty_nor_too_many() -> None:
+    refusal(AgentCreate, {"name": "a", "models": {"reasoning": []}})
+    refusal(AgentCreate, {"name": "a", "models": {"reasoning": ["default"] * 6}})
+    refusal(AgentCreate, {"name": "a", "models": {"planning": ["default"]}})
+
+
+@pytest.mark.parametrize(
+    ("limit", "low", "high"),
+    [
+        ("max_steps", 0, 201),
+        ("max_tokens", 999, 10_000_001),
+        ("max_cost_usd", -0.01, 1_000.01),
+        ("max_wall_s", 9, 86_401),
+        ("cell_timeout_s", 0, 901),
+        ("sandbox_cpu", 0.2, 4.5),
+        ("sandbox_memory_mb", 255, 8_193),
+    ],
+)
+def test_agent_limits_bounds(limit: str, low: float, high: float) -> None:
+    for value in (low, high):
+        with pytest.raises(ValidationError) as caught:
+            AgentCreate.model_validate({"name": "a", "limits": {limit: value}})
+        assert caught.value.errors()[0]["loc"] == ("limits", limit)
+
+
+def test_finish_tool_is_always_present_and_tools_are_deduplicated() -> None:
+    assert AgentCreate.model_validate({"name": "a", "tools": ["python"]}).tools == ["python", "finish"]
+    assert AgentCreate.model_validate({"name": "a", "tools": []}).tools == ["finish"]
+    assert AgentCreate.model_validate({"name": "a", "tools": ["python", "python", "finish"]}).tools == [
+        "python",
+        "finish",
+    ]
+    refusal(AgentCreate, {"name": "a", "tools": ["shell"]})
+
+
+def test_agent_update_is_partial_and_validates_what_it_sets() -> None:
+    change = AgentUpdate.model_validate({"description": "new", "expected_version": 3})
+    assert change.model_fields_set == {"description", "expected_version"}
+    refusal(AgentUpdate, {"name": "Bad Name"})
+    refusal(AgentUpdate, {"limits": {"max_steps": 0}})
+    refusal(AgentUpdate, {"expected_version": 0})
+    refusal(AgentUpdate, {"version": 2})
+
+
+@pytest.mark.parametrize("field", ["name", "models", "tools", "limits", "description"])
+def test_agent_update_refuses_explicit_nulls(field: str) -> None:
+    assert "cannot be null" in refusal(AgentUpdate, {field: None})
+
+
+def test_agent_update_expected_version_may_be_null() -> None:
+    assert AgentUpdate.model_validate({"expected_version": None}).expected_version is None
+
+
+# ULIDs ---------------------------------------------------------------------------------------------------------
+def test_ulids_are_valid_and_sort_in_creation_order() -> None:
+    made = [new_ulid() for _ in range(2_000)]
+    assert all(is_ulid(value) for value in made)
+    assert made == sorted(made)
+    assert len(set(made)) == len(made)
+
+
+@pytest.fixture
+def fresh_ulid_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The generator remembers the last id it made; start from nothing and restore it afterwards."""
+    monkeypatch.setattr(ids, "_last_ms", 0)
+    monkeypatch.setattr(ids, "_last_random", 0)
+
+
+@pytest.mark.usefixtures("fresh_ulid_state")
+def test_ulids_are_monotonic_within_one_millisecond(monkeypatch: pytest.MonkeyPatch) -> None:
+    fixed_ns = 1_700_000_000_123_000_000
+    monkeypatch.setattr(ids.time, "time_ns", lambda: fixed_ns)
+    made = [new_ulid() for _ in range(500)]
+    assert {ulid_timestamp_ms(value) for value in made} == {fixed_ns // 1_000_000}
+    assert made == sorted(made) and len(set(made)) == 500
+
+
+@pytest.mark.usefixtures("fresh_ulid_state")
+def test_ulids_stay_monotonic_when_the_clock_steps_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = iter([2_000_000_000_000_000_000, 1_999_999_999_000_000_000, 1_999_999_998_000_000_000])
+    monkeypatch.setattr(ids.time, "time_ns", lambda: next(clock))
+    first, second, third = new_ulid(), new_ulid(), new_ulid()
+    assert first < second < third
+
+
+def test_ulid_timestamp_round_trips() -> None:
+    # The canonical example from the ULID specification.
+    assert ulid_timestamp_ms("01ARZ3NDEKTSV4RRFFQ69G5FAV") == 1_469_918_176_385
+    assert not is_ulid("01ARZ3NDEKTSV4RRFFQ69G5FAI")  # I is not in Crockford's alphabet
+    assert not is_ulid("01arz3ndektsv4rrffq69g5fav")
