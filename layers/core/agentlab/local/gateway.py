@@ -189,8 +189,8 @@ class LocalGateway:
         if body is None:
             return
         parts = urlsplit(request.path)
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
-        headers["Host"] = "s3.amazonaws.com"
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in ("host", "content-length")]
+        headers.append(("Host", "s3.amazonaws.com"))
         builder = EnvironBuilder(
             path=parts.path[len(S3_PREFIX) :],
             query_string=parts.query,

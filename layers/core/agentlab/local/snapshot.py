@@ -47,7 +47,7 @@ class Snapshotter:
 
     def save(self) -> None:
         with self._lock:
-            lines = []
+            lines: list[str] = []
             paginator = self.clients.dynamodb.get_paginator("scan")
             for page in paginator.paginate(TableName=self.table_name, ConsistentRead=True):
                 lines.extend(json.dumps(item, sort_keys=True) for item in page.get("Items", []))
@@ -72,7 +72,7 @@ class Snapshotter:
     def _read_manifest(self) -> dict[str, dict[str, str]]:
         if not self._manifest_file.exists():
             return {}
-        return json.loads(self._manifest_file.read_text())  # type: ignore[no-any-return]
+        return json.loads(self._manifest_file.read_text())
 
     def restore(self) -> int:
         """Load the last snapshot, if any; returns how many items were restored."""

@@ -92,7 +92,7 @@ class LocalStack:
             event_stream=self._event_stream,
         )
         os.environ.update(self._environment(self.gateway.port))
-        self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[arg-type]
+        self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[call-overload]
         self._mock.start()
         self._undo_dispatch = install_lambda_dispatch(self.registry)
         settings = CoreSettings()

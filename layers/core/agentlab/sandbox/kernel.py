@@ -7,8 +7,8 @@ then a UTF-8 JSON object.
 
     host -> kernel  {"op": "init", "marker": str, "cwd": str, "env": {..}, "limits": {..}, "uid": int | None, ...}
     kernel -> host  {"op": "ready", "pid": int, "uid": int, "python": str}
-    host -> kernel  {"op": "execute", "code": str}
-    kernel -> host  {"op": "result", "status": "ok" | "error", "limit": str | None, "cpu_s": float, ...}
+    host -> kernel  {"op": "execute", "id": int, "code": str}
+    kernel -> host  {"op": "result", "id": int, "status": "ok" | "error", "limit": str | None, "cpu_s": float, ...}
 
 User output never travels in frames: the cell's stdout goes to the file descriptor named by ``--stdout-fd`` and its
 stderr to the kernel's own fd 2, both read by the host. After each cell the kernel writes the session's marker to
@@ -271,7 +271,7 @@ class Kernel:
             if message is None or message.get("op") == "shutdown":
                 return 0
             if message.get("op") == "execute":
-                self._channel.send(self._execute(str(message.get("code", ""))))
+                self._channel.send({**self._execute(str(message.get("code", ""))), "id": message.get("id")})
             else:
                 self._channel.send({"op": "error", "error": f"unknown op {message.get('op')!r}"})
 

@@ -21,7 +21,7 @@ PIPE_BYTES = 1024 * 1024
 F_SETPIPE_SZ = 1031
 MARKER_GRACE_S = 2.0
 DRAIN_S = 2.0
-EXIT_WAIT_S = 5.0
+EXIT_WAIT_S = 2.0
 EXIT_POLL_S = 0.005
 
 
@@ -36,6 +36,7 @@ class CellOutcome:
     stderr: tuple[bytes, int]
     timed_out: bool
     died: bool
+    stopped_by_host: bool
     returncode: int | None
     duration_s: float
 
@@ -92,6 +93,9 @@ class KernelProcess:
         for fd in (self._reply_fd, self._stdout_fd, self._stderr_fd):
             self._selector.register(fd, selectors.EVENT_READ)
         self.cpu_s = 0.0
+        self.stopped_by_host = False
+        self._cell_id = 0
+        self._channel_broken = False
 
     @property
     def pid(self) -> int:
@@ -125,16 +129,16 @@ class KernelProcess:
 
     def run_cell(self, code: str, timeout_s: float) -> CellOutcome:
         started = time.monotonic()
+        self._cell_id += 1
         self.stdout.begin_cell()
         self.stderr.begin_cell()
+        self._send({"op": "execute", "id": self._cell_id, "code": code})
+        self._pump(lambda: self._reply_for(self._cell_id) is not None or self._reply_closed, started + timeout_s)
+        reply = self._reply_for(self._cell_id)
         self._replies.clear()
-        self._send({"op": "execute", "code": code})
-        self._pump(lambda: bool(self._replies) or self._reply_closed, started + timeout_s)
-        reply = self._replies.pop(0) if self._replies else None
         timed_out = reply is None and not self._reply_closed
         if reply is None:
-            if not timed_out:
-                self._await_exit()
+            self._await_exit()
             self.stop()
             self._pump(lambda: False, time.monotonic() + DRAIN_S)
         else:
@@ -146,9 +150,17 @@ class KernelProcess:
             stderr=self.stderr.take_cell(),
             timed_out=timed_out,
             died=reply is None and not timed_out,
+            stopped_by_host=self.stopped_by_host,
             returncode=self._process.returncode if reply is None else None,
             duration_s=time.monotonic() - started,
         )
+
+    def _reply_for(self, cell_id: int) -> dict[str, Any] | None:
+        """The result frame of this cell; anything else on the channel (a stale or forged frame) is ignored."""
+        for reply in self._replies:
+            if reply.get("op") == "result" and reply.get("id") == cell_id:
+                return reply
+        return None
 
     def stop(self) -> None:
         """Kill the kernel and everything it started; bubblewrap's pid namespace and the uid sweep catch the rest.
@@ -156,6 +168,8 @@ class KernelProcess:
         The kernel is reaped only after its process group was signalled: until then the group id cannot have been
         handed to another process.
         """
+        if not self._exited():
+            self.stopped_by_host = True
         if self._process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._process.pid, signal.SIGKILL)
@@ -182,7 +196,7 @@ class KernelProcess:
         """Give a dying kernel (or the bubblewrap around it) the time to exit by itself and so report what killed it,
         before stop() would overwrite that with its own SIGKILL. It is left unreaped, for stop() to signal its group.
         """
-        if not self._reply_closed or self._process.returncode is not None:
+        if not self._reply_closed or self._channel_broken or self._process.returncode is not None:
             return
         deadline = time.monotonic() + EXIT_WAIT_S
         while not self._exited() and time.monotonic() < deadline:
@@ -232,3 +246,4 @@ class KernelProcess:
             # The cell can write to the protocol pipe too; a garbled channel is treated as a dead kernel.
             self._selector.unregister(self._reply_fd)
             self._reply_closed = True
+            self._channel_broken = True

@@ -160,6 +160,9 @@ def cell_result(
     elif outcome.timed_out:
         exit_code, limit = 128 + signal.SIGKILL, "timeout"
         stderr += f"\n[cell timed out after {outcome.duration_s:.1f}s and its kernel was stopped: {STATE_LOST}]"
+    elif outcome.stopped_by_host:
+        exit_code, limit = 128 + signal.SIGKILL, None
+        stderr += f"\n[the cell broke the kernel's private channel, so the kernel was stopped: {STATE_LOST}]"
     else:
         exit_code, limit, reason = kernel_death(outcome, limits, level, cpu_before)
         stderr += f"\n[kernel died: {reason}; {STATE_LOST}]"

@@ -66,7 +66,7 @@ class AgentStore:
         marker = self.table.get(f"ORG#{org_id}", f"AGENTNAME#{name}")
         return self.get(org_id, marker["agent_id"]) if marker else None
 
-    def list(self, org_id: str, *, limit: int, cursor: str | None) -> QueryPage:
+    def list(self, org_id: str, *, limit: int, cursor: str | None) -> QueryPage[Agent]:
         page = self.table.query(
             partition=("PK", f"ORG#{org_id}"),
             sort_prefix="AGENT#",
@@ -74,10 +74,9 @@ class AgentStore:
             cursor=cursor,
             keep=lambda item: not item.get("deleted"),
         )
-        page.items = [Agent.model_validate(entity_fields(item)) for item in page.items]
-        return page
+        return page.map(lambda item: Agent.model_validate(entity_fields(item)))
 
-    def list_versions(self, org_id: str, agent_id: str, *, limit: int, cursor: str | None) -> QueryPage:
+    def list_versions(self, org_id: str, agent_id: str, *, limit: int, cursor: str | None) -> QueryPage[AgentVersion]:
         self.get(org_id, agent_id)
         page = self.table.query(
             partition=("PK", f"ORG#{org_id}#AGENT#{agent_id}"),
@@ -86,8 +85,7 @@ class AgentStore:
             cursor=cursor,
             newest_first=True,
         )
-        page.items = [AgentVersion.model_validate(entity_fields(item)) for item in page.items]
-        return page
+        return page.map(lambda item: AgentVersion.model_validate(entity_fields(item)))
 
     def update(self, org_id: str, agent_id: str, change: AgentUpdate) -> Agent:
         """Make a new version; conditional on the version read, so concurrent updates cannot overwrite each other."""

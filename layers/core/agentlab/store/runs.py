@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import time
 from collections.abc import Callable
@@ -96,7 +97,7 @@ class RunStore:
         status: str | None = None,
         agent_id: str | None = None,
         thread_id: str | None = None,
-    ) -> QueryPage:
+    ) -> QueryPage[Run]:
         """Newest first. The most selective index serves the query; remaining filters are applied while paging."""
 
         def keep(item: dict[str, Any]) -> bool:
@@ -123,8 +124,7 @@ class RunStore:
             newest_first=True,
             keep=keep,
         )
-        page.items = [Run.model_validate(entity_fields(item)) for item in page.items]
-        return page
+        return page.map(lambda item: Run.model_validate(entity_fields(item)))
 
     def update(self, org_id: str, run_id: str, change: Callable[[Run], Run | None]) -> Run:
         """Read, apply `change`, write conditionally; on a lost race re-read and re-apply. `change` returns None to
@@ -213,16 +213,16 @@ class RunStore:
             return step
         raise ConcurrentUpdate(f"could not append a step to run {run_id}; retry")
 
-    def list_steps(self, org_id: str, run_id: str, *, after: int = 0, limit: int = 100) -> QueryPage:
+    def list_steps(self, org_id: str, run_id: str, *, after: int = 0, limit: int = 100) -> QueryPage[Step]:
         self.get(org_id, run_id)
         page = self.table.query(
             partition=("PK", _steps_pk(org_id, run_id)),
             sort_after=(f"STEP#{after + 1:08d}", "STEP#99999999"),
             limit=limit,
         )
-        page.items = [Step.model_validate(entity_fields(item)) for item in page.items]
-        page.next_cursor = str(page.items[-1].seq) if page.items else (str(after) if after else None)
-        return page
+        steps = page.map(lambda item: Step.model_validate(entity_fields(item)))
+        steps.next_cursor = str(steps.items[-1].seq) if steps.items else (str(after) if after else None)
+        return steps
 
     # artifacts ------------------------------------------------------------------------------------------------
     def add_artifact(self, artifact: Artifact) -> None:
@@ -235,7 +235,7 @@ class RunStore:
             }
         )
 
-    def list_artifacts(self, org_id: str, run_id: str) -> list[Artifact]:
+    def list_artifacts(self, org_id: str, run_id: str) -> builtins.list[Artifact]:
         self.get(org_id, run_id)
         return [
             Artifact.model_validate(entity_fields(item))

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
@@ -93,10 +93,17 @@ def decode_cursor(
     return {k: {"S": v} for k, v in plain.items()}
 
 
+T = TypeVar("T")
+U = TypeVar("U")
+
+
 @dataclass
-class QueryPage:
-    items: list[dict[str, Any]]
+class QueryPage(Generic[T]):
+    items: list[T]
     next_cursor: str | None
+
+    def map(self, convert: Callable[[T], U]) -> QueryPage[U]:
+        return QueryPage([convert(item) for item in self.items], self.next_cursor)
 
 
 class Table:
@@ -182,7 +189,7 @@ class Table:
         cursor: str | None = None,
         newest_first: bool = False,
         keep: Callable[[dict[str, Any]], bool] | None = None,
-    ) -> QueryPage:
+    ) -> QueryPage[dict[str, Any]]:
         """One page of a partition, optionally filtered in code; the cursor is the key of the last item returned.
 
         Filtering in code (instead of a FilterExpression) keeps pages full: the loop reads on until `limit` items

@@ -69,6 +69,11 @@ def _looks_like_csv(text: str) -> bool:
     return len(widths) == 1 and rows[0] is not None and len(rows[0]) >= 2
 
 
+def _refuse_non_json_constant(name: str) -> float:
+    # Python's parser accepts NaN and Infinity, which JSON does not have; other parsers would refuse the file.
+    raise json.JSONDecodeError(f"{name} is not a JSON value", name, 0)
+
+
 def sniff_content_type(data: bytes, declared: str) -> str:
     """The accepted content type of `data` (which may differ from the declared one for images), or Rejected."""
     if not data:
@@ -94,7 +99,7 @@ def sniff_content_type(data: bytes, declared: str) -> str:
         raise Rejected(f"the file was declared {declared} but contains text, not an image")
     if declared == "application/json":
         try:
-            json.loads(text)
+            json.loads(text, parse_constant=_refuse_non_json_constant)
         except json.JSONDecodeError as exc:
             raise Rejected(f"the file was declared application/json but is not valid JSON ({exc.msg})") from exc
         return "application/json"

@@ -26,7 +26,7 @@ class Executions:
             )
         except client.exceptions.ExecutionAlreadyExists:
             return execution_arn(self.state_machine_arn, run_id)
-        return response["executionArn"]  # type: ignore[no-any-return]
+        return response["executionArn"]
 
     def stop(self, run_id: str, *, cause: str) -> None:
         client = self._client_factory()
