@@ -48,7 +48,6 @@ FARGATE_SIZES: tuple[tuple[int, tuple[int, ...]], ...] = (
 
 ENV_RUN_ID = "AGENTLAB_SANDBOX_RUN_ID"
 ENV_BUCKET = "AGENTLAB_SANDBOX_BUCKET"
-ENV_PREFIX = "AGENTLAB_SANDBOX_PREFIX"
 ENV_LIMITS = "AGENTLAB_SANDBOX_LIMITS"
 WORKSPACE_FILES = TypeAdapter(list[WorkspaceFile])
 
@@ -231,7 +230,7 @@ class FargateSandboxBackend:
 
     @classmethod
     def from_env(cls) -> FargateSandboxBackend:
-        settings = FargateSandboxSettings()  # type: ignore[call-arg]  # required fields come from the environment
+        settings = FargateSandboxSettings()  # required fields come from the environment
         ecs_client, s3_client = client_factory("ecs", settings.region), client_factory("s3", settings.region)
         return cls(ecs_client, s3_client, settings)
 
@@ -297,7 +296,6 @@ class FargateSandboxBackend:
                         "environment": [
                             {"name": ENV_RUN_ID, "value": run_id},
                             {"name": ENV_BUCKET, "value": settings.bucket_name},
-                            {"name": ENV_PREFIX, "value": run_prefix(run_id)},
                             {"name": ENV_LIMITS, "value": limits.model_dump_json()},
                         ],
                     }
@@ -311,8 +309,12 @@ class FargateSandboxBackend:
         )
         tasks = response.get("tasks") or []
         if not tasks:
-            reasons = "; ".join(f"{f.get('arn', '')} {f.get('reason', '')}".strip() for f in response.get("failures", []))
-            raise SandboxUnavailable(f"no sandbox task could be placed for run {run_id}: {reasons or 'no reason given'}")
+            reasons = "; ".join(
+                f"{f.get('arn', '')} {f.get('reason', '')}".strip() for f in response.get("failures", [])
+            )
+            raise SandboxUnavailable(
+                f"no sandbox task could be placed for run {run_id}: {reasons or 'no reason given'}"
+            )
         task: dict[str, Any] = tasks[0]
         return task
 
@@ -344,7 +346,9 @@ def client_factory(service: str, region: str) -> Callable[[], Any]:
             from botocore.config import Config
 
             built.append(
-                boto3.client(service, region_name=region, config=Config(retries={"mode": "standard", "max_attempts": 5}))
+                boto3.client(
+                    service, region_name=region, config=Config(retries={"mode": "standard", "max_attempts": 5})
+                )
             )
         return built[0]
 
