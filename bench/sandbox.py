@@ -80,16 +80,20 @@ def bench_jupyter() -> dict[str, float]:
         manager.shutdown_kernel(now=True)
 
 
+def round_trip_line(name: str, p50_ms: float, p99_ms: float) -> str:
+    return f"{name} cell round trip over {CELLS} cells: p50 {p50_ms:.3f} ms, p99 {p99_ms:.3f} ms"
+
+
 def main() -> None:
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="agentlab-bench-") as root:
         sandbox = bench_sandbox(Path(root))
     jupyter = bench_jupyter()
     ratio = float(sandbox["cell_p50_ms"]) / jupyter["cell_p50_ms"]
-    print(f"sandbox ({sandbox['isolation']}): start p50 {sandbox['start_p50_ms']:.1f} ms")
-    print(f"sandbox cell round trip over {CELLS} cells: p50 {sandbox['cell_p50_ms']:.3f} ms, p99 {sandbox['cell_p99_ms']:.3f} ms")
+    print(f"sandbox ({sandbox['isolation']}): start p50 {float(sandbox['start_p50_ms']):.1f} ms")
+    print(round_trip_line("sandbox", float(sandbox["cell_p50_ms"]), float(sandbox["cell_p99_ms"])))
     print(f"jupyter (ipykernel): start {jupyter['start_ms']:.1f} ms")
-    print(f"jupyter cell round trip over {CELLS} cells: p50 {jupyter['cell_p50_ms']:.3f} ms, p99 {jupyter['cell_p99_ms']:.3f} ms")
+    print(round_trip_line("jupyter", jupyter["cell_p50_ms"], jupyter["cell_p99_ms"]))
     print(f"ratio sandbox/jupyter cell p50: {ratio:.3f} (target <= 0.5)")
     figures = {
         "cells": CELLS,

@@ -133,16 +133,17 @@ def test_the_module_runs_cells_over_its_protocol(tmp_path: Path) -> None:
                 "limits": {"cpu_s": 30, "memory_mb": 1024, "max_file_mb": 10, "max_processes": None},
             }
         )
-        first = kernel.request({"op": "execute", "code": "import os\nx = os.environ['GREETING']\nprint(x)"})
+        first = kernel.request({"op": "execute", "id": 1, "code": "import os\nx = os.environ['GREETING']\nprint(x)"})
         first_output = kernel.read_user_stdout_until_marker()
-        second = kernel.request({"op": "execute", "code": "x.upper()"})
+        second = kernel.request({"op": "execute", "id": 2, "code": "x.upper()"})
         second_output = kernel.read_user_stdout_until_marker()
-        failing = kernel.request({"op": "execute", "code": "bytearray(1 << 40)"})
+        failing = kernel.request({"op": "execute", "id": 3, "code": "bytearray(1 << 40)"})
     finally:
         kernel.close()
 
     assert ready["op"] == "ready"
-    assert first["status"] == "ok"
+    assert (first["id"], first["status"]) == (1, "ok")
+    assert (second["id"], second["status"]) == (2, "ok")
     assert first_output == b"hello\n"
     assert second_output == b"'HELLO'\n"
     assert failing["status"] == "error"

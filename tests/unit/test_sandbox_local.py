@@ -5,16 +5,19 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from agentlab.sandbox.base import SandboxBackend, SandboxSession
 from agentlab.sandbox.errors import SandboxEnvRefused, SandboxSessionClosed
 from agentlab.sandbox.isolation import IsolationLevel
 from agentlab.sandbox.kernel_process import CellOutcome
 from agentlab.sandbox.local import LocalSandboxBackend, cell_result, session_dir_name
-from agentlab.sandbox.models import SandboxLimits
+from agentlab.sandbox.models import CellResult, SandboxLimits
 from agentlab.sandbox.uids import processes_of_uid
 
 LIMITS = SandboxLimits(cpu_s=30, memory_mb=1024, cell_timeout_s=30, idle_timeout_s=60)
@@ -50,7 +53,8 @@ def reachable_root() -> Iterator[Path]:
 
 
 def test_the_same_run_gets_the_same_live_session_across_calls(backend: LocalSandboxBackend) -> None:
-    first = backend.session("run-a", LIMITS, {})
+    as_protocol: SandboxBackend = backend
+    first: SandboxSession = as_protocol.session("run-a", LIMITS, {})
     first.execute("counter = 1")
 
     again = backend.session("run-a", LIMITS, {})
@@ -135,6 +139,23 @@ def test_a_cell_over_its_wall_clock_is_stopped_and_the_next_cell_runs(backend: L
     assert after.stdout == "2\n"
 
 
+def test_ending_a_run_stops_the_cell_it_is_running(backend: LocalSandboxBackend) -> None:
+    session = backend.session("run-cancelled", LIMITS, {})
+    session.execute("import time")
+    results: list[CellResult] = []
+    runner = threading.Thread(target=lambda: results.append(session.execute("time.sleep(600)", timeout_s=600)))
+    runner.start()
+    time.sleep(0.5)
+
+    backend.end("run-cancelled")
+    runner.join(timeout=30)
+
+    assert not runner.is_alive()
+    assert results[0].kernel_restarted
+    assert results[0].limit is None
+    assert "the sandbox session was ended" in results[0].stderr
+
+
 @pytest.mark.parametrize("env", [{"BAD-NAME": "x"}, {"1ST": "x"}, {"NUL": "a\x00b"}])
 def test_env_vars_that_cannot_be_passed_are_refused(backend: LocalSandboxBackend, env: dict[str, str]) -> None:
     with pytest.raises(SandboxEnvRefused):
@@ -195,7 +216,7 @@ def outcome(**overrides: object) -> CellOutcome:
         "stdout": (b"partial", 0),
         "stderr": (b"", 0),
         "timed_out": False,
-        "died": True,
+        "stop_reason": None,
         "returncode": None,
         "duration_s": 0.5,
     }
@@ -230,16 +251,30 @@ def test_a_kernel_death_is_reported_with_its_cause(
     assert "kernel died" in result.stderr
 
 
+def test_a_kernel_the_host_had_to_stop_is_not_blamed_on_a_limit() -> None:
+    result = cell_result(
+        outcome(returncode=-signal.SIGKILL, stop_reason="the cell broke the kernel's private channel", duration_s=30.0),
+        [],
+        LIMITS_FOR_DEATH,
+        IsolationLevel.UID,
+        9.9,
+    )
+
+    assert result.limit is None
+    assert result.exit_code == 137
+    assert "private channel" in result.stderr
+
+
 def test_a_finished_cell_maps_status_limit_and_truncation() -> None:
-    ok = cell_result(outcome(reply={"status": "ok"}, died=False), [], LIMITS_FOR_DEATH, IsolationLevel.UID, 0)
+    ok = cell_result(outcome(reply={"status": "ok"}), [], LIMITS_FOR_DEATH, IsolationLevel.UID, 0)
     raised = cell_result(
-        outcome(reply={"status": "error", "limit": "memory"}, died=False), [], LIMITS_FOR_DEATH, IsolationLevel.UID, 0
+        outcome(reply={"status": "error", "limit": "memory"}), [], LIMITS_FOR_DEATH, IsolationLevel.UID, 0
     )
     forged = cell_result(
-        outcome(reply={"status": "error", "limit": "root"}, died=False), [], LIMITS_FOR_DEATH, IsolationLevel.UID, 0
+        outcome(reply={"status": "error", "limit": "root"}), [], LIMITS_FOR_DEATH, IsolationLevel.UID, 0
     )
     truncated = cell_result(
-        outcome(reply={"status": "ok"}, died=False, stdout=(b"x" * 5, 95)), [], LIMITS_FOR_DEATH, IsolationLevel.UID, 0
+        outcome(reply={"status": "ok"}, stdout=(b"x" * 5, 95)), [], LIMITS_FOR_DEATH, IsolationLevel.UID, 0
     )
 
     assert (ok.exit_code, ok.limit, ok.kernel_restarted) == (0, None, False)

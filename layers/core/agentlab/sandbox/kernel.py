@@ -169,9 +169,11 @@ def near_process_limit() -> bool:
         return False
     uid = os.getuid()
     tasks = 0
-    for task_dir in Path("/proc").glob("[0-9]*/task/[0-9]*"):
-        with contextlib.suppress(OSError):
-            tasks += task_dir.stat().st_uid == uid
+    with os.scandir("/proc") as entries:
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                if entry.name.isdigit() and entry.stat().st_uid == uid:
+                    tasks += len(os.listdir(f"/proc/{entry.name}/task"))
     return tasks >= limit - NPROC_SLACK
 
 
@@ -300,34 +302,44 @@ class Kernel:
         self._cell_count += 1
         filename = f"<cell-{self._cell_count}>"
         linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
-        status, limit = "ok", None
+        status, limit = "error", None
         try:
-            self._run(code, filename)
-        except SystemExit as exc:
-            if exc.code not in (None, 0):
-                status = "error"
-                self._report_exception(exc)
-        except BaseException as exc:
-            # A process the cell forked that fails (a fork bomb's, typically) leaves quietly: its traceback would
-            # only land in some later cell's output.
-            self._leave_if_forked_child("error")
-            status, limit = "error", limit_of(exc)
-            self._report_exception(exc)
+            body, last_expression = compile_cell(code, filename)
+        except (SyntaxError, ValueError) as exc:
+            self._write_stderr("".join(traceback.format_exception_only(type(exc), exc)))
+        else:
+            status, limit = self._run(body, last_expression)
         self._leave_if_forked_child(status)
+        if limit is None and self._contained and near_process_limit():
+            # Processes the cell left running fill the limit (a shell fork bomb in the background, say).
+            limit = "processes"
         if limit == "processes":
             self._stop_stray_processes()
         save_open_figures(self._workspace, self._write_stderr)
         markers = self._end_output()
         return {"op": "result", "status": status, "limit": limit, "cpu_s": cpu_seconds_used(), "markers": markers}
 
-    def _run(self, code: str, filename: str) -> None:
-        body, last_expression = compile_cell(code, filename)
-        exec(body, self._namespace)  # noqa: S102 - executing the user's cell is this module's purpose
-        if last_expression is not None:
-            value = eval(last_expression, self._namespace)  # noqa: S307 - same: the cell's trailing expression
-            if value is not None:
-                self._namespace["_"] = value
-                print(repr(value))
+    def _run(self, body: CodeType, last_expression: CodeType | None) -> tuple[str, str | None]:
+        """Run a compiled cell; the status and the limit an exception points at, the traceback already written."""
+        try:
+            exec(body, self._namespace)  # noqa: S102 - executing the user's cell is this module's purpose
+            if last_expression is not None:
+                value = eval(last_expression, self._namespace)  # noqa: S307 - same: the cell's trailing expression
+                if value is not None:
+                    self._namespace["_"] = value
+                    print(repr(value))
+        except SystemExit as exc:
+            if exc.code in (None, 0):
+                return "ok", None
+            self._report_exception(exc)
+            return "error", None
+        except BaseException as exc:
+            # A process the cell forked that fails (a fork bomb's, typically) leaves quietly: its traceback would
+            # only land in some later cell's output.
+            self._leave_if_forked_child("error")
+            self._report_exception(exc)
+            return "error", limit_of(exc)
+        return "ok", None
 
     def _report_exception(self, exc: BaseException) -> None:
         tb = exc.__traceback__
@@ -414,7 +426,7 @@ def take_over_standard_streams(stdout_fd: int) -> Channel:
     sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
     sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
-    return Channel(open(protocol_in, "rb", buffering=0), open(protocol_out, "wb"))
+    return Channel(open(protocol_in, "rb"), open(protocol_out, "wb"))
 
 
 def main(argv: list[str] | None = None) -> int:

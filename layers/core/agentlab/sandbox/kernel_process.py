@@ -35,8 +35,7 @@ class CellOutcome:
     stdout: tuple[bytes, int]
     stderr: tuple[bytes, int]
     timed_out: bool
-    died: bool
-    stopped_by_host: bool
+    stop_reason: str | None
     returncode: int | None
     duration_s: float
 
@@ -93,13 +92,9 @@ class KernelProcess:
         for fd in (self._reply_fd, self._stdout_fd, self._stderr_fd):
             self._selector.register(fd, selectors.EVENT_READ)
         self.cpu_s = 0.0
-        self.stopped_by_host = False
+        self.stop_reason: str | None = None
         self._cell_id = 0
         self._channel_broken = False
-
-    @property
-    def pid(self) -> int:
-        return self._process.pid
 
     @property
     def alive(self) -> bool:
@@ -119,10 +114,11 @@ class KernelProcess:
         self._pump(lambda: bool(self._replies) or self._reply_closed, time.monotonic() + timeout_s)
         if self._replies and self._replies[0].get("op") == "ready":
             return self._replies.pop(0)
-        self._await_exit()
-        self.stop()
-        stderr, _ = self.stderr.take_cell()
         reason = "exited" if self._reply_closed else f"was not ready within {timeout_s:g}s"
+        self._await_exit()
+        self.stop("the kernel did not start")
+        self._pump(lambda: False, time.monotonic() + DRAIN_S)
+        stderr, _ = self.stderr.take_cell()
         raise KernelStartFailed(
             f"kernel {reason} (status {self._process.returncode}): {stderr.decode(errors='replace').strip()}"
         )
@@ -139,7 +135,7 @@ class KernelProcess:
         timed_out = reply is None and not self._reply_closed
         if reply is None:
             self._await_exit()
-            self.stop()
+            self.stop("the cell timed out" if timed_out else "the cell broke the kernel's private channel")
             self._pump(lambda: False, time.monotonic() + DRAIN_S)
         else:
             self.cpu_s = float(reply.get("cpu_s") or 0.0)
@@ -149,8 +145,7 @@ class KernelProcess:
             stdout=self.stdout.take_cell(),
             stderr=self.stderr.take_cell(),
             timed_out=timed_out,
-            died=reply is None and not timed_out,
-            stopped_by_host=self.stopped_by_host,
+            stop_reason=self.stop_reason,
             returncode=self._process.returncode if reply is None else None,
             duration_s=time.monotonic() - started,
         )
@@ -162,14 +157,14 @@ class KernelProcess:
                 return reply
         return None
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "the kernel was stopped") -> None:
         """Kill the kernel and everything it started; bubblewrap's pid namespace and the uid sweep catch the rest.
 
-        The kernel is reaped only after its process group was signalled: until then the group id cannot have been
-        handed to another process.
+        The first reason given while the kernel still ran is kept, to tell a kill by the host from a death. The kernel
+        is reaped only after its process group was signalled: until then the group id cannot have been reused.
         """
-        if not self._exited():
-            self.stopped_by_host = True
+        if self.stop_reason is None and not self._exited():
+            self.stop_reason = reason
         if self._process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._process.pid, signal.SIGKILL)
@@ -181,8 +176,8 @@ class KernelProcess:
             self._process.wait()
         self._reply_closed = True
 
-    def close(self) -> None:
-        self.stop()
+    def close(self, reason: str = "the kernel was stopped") -> None:
+        self.stop(reason)
         self._selector.close()
         for fd in (self._stdout_fd, self._stderr_fd):
             with contextlib.suppress(OSError):

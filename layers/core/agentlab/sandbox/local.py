@@ -40,6 +40,7 @@ PRIVATE_DIR_MODE = 0o700
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 LIMIT_NAMES: frozenset[str] = frozenset({"timeout", "cpu", "memory", "processes", "file_size", "output"})
 STATE_LOST = "its state was lost; a new kernel starts at the next cell"
+SESSION_ENDED = "the sandbox session was ended"
 
 
 class LocalSandboxSession:
@@ -108,12 +109,16 @@ class LocalSandboxSession:
         return describe_workspace_files(self.workspace, sorted(snapshot_workspace(self.workspace, skip_inputs=False)))
 
     def close(self) -> None:
+        running = self._kernel
+        if running is not None:
+            # Stop a cell that is still running first, so that ending a run does not wait for its cell's timeout.
+            running.process.stop(SESSION_ENDED)
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             if self._kernel is not None:
-                self._kernel.process.close()
+                self._kernel.process.close(SESSION_ENDED)
                 self._kernel = None
             remove_tree(self._paths.root)
         self._on_close(self)
@@ -160,9 +165,9 @@ def cell_result(
     elif outcome.timed_out:
         exit_code, limit = 128 + signal.SIGKILL, "timeout"
         stderr += f"\n[cell timed out after {outcome.duration_s:.1f}s and its kernel was stopped: {STATE_LOST}]"
-    elif outcome.stopped_by_host:
+    elif outcome.stop_reason is not None:
         exit_code, limit = 128 + signal.SIGKILL, None
-        stderr += f"\n[the cell broke the kernel's private channel, so the kernel was stopped: {STATE_LOST}]"
+        stderr += f"\n[{outcome.stop_reason}, so the kernel was stopped: {STATE_LOST}]"
     else:
         exit_code, limit, reason = kernel_death(outcome, limits, level, cpu_before)
         stderr += f"\n[kernel died: {reason}; {STATE_LOST}]"
@@ -235,6 +240,7 @@ def session_dir_name(run_id: str) -> str:
 
 
 def check_env(env: dict[str, str]) -> dict[str, str]:
+    """The run's variables, refused when one could not reach a process intact."""
     for name, value in env.items():
         if not ENV_NAME.fullmatch(name):
             raise SandboxEnvRefused(f"environment variable name {name!r} is not a valid identifier")
@@ -247,7 +253,10 @@ class LocalSandboxBackend:
     """Kernels as local processes under bubblewrap, a dedicated uid per session when running as root, and rlimits.
 
     root_dir holds one directory per live session (its workspace, home and tmp) and a copy of the kernel module
-    that the sandbox user can read wherever this package is installed.
+    that the sandbox user can read wherever this package is installed. Run as root, each session gets a uid of its
+    own from sandbox_uids, a range no account on the machine should use: everything running as that uid is killed
+    when the session's kernel stops. use_bubblewrap=False (or a bubblewrap that fails to start) falls back to the
+    strongest level left, which each session reports in its isolation attribute.
     """
 
     def __init__(
