@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,8 @@ class LocalStack:
         self.admin_key_created = False
         self.state_machines: dict[str, str] = {}
         self.restored_items = 0
+        self._reaper_stop = threading.Event()
+        self._sandbox: Any = None
 
     @property
     def url(self) -> str:
@@ -116,13 +119,29 @@ class LocalStack:
         self._seed()
         self.snapshotter.save()
         self.snapshotter.start(config.snapshot_interval_s)
+        self._start_sandbox_reaper()
         self.gateway.start()
 
+    def _start_sandbox_reaper(self, interval_s: float = 30.0) -> None:
+        """Sandbox sessions of runs that went quiet (a run waiting for approval for hours, say) are ended."""
+        from agentlab.workflow.deps import StepSettings, sandbox_backend
+
+        backend = self._sandbox = sandbox_backend(StepSettings())
+
+        def loop() -> None:
+            while not self._reaper_stop.wait(interval_s):
+                backend.reap_idle()
+
+        threading.Thread(target=loop, name="sandbox-reaper", daemon=True).start()
+
     def stop(self) -> None:
+        self._reaper_stop.set()
         if self.gateway:
             self.gateway.stop()
         if self.snapshotter:
             self.snapshotter.stop()
+        if self._sandbox is not None:
+            self._sandbox.close()
         if self._undo_dispatch:
             self._undo_dispatch()
         if self._mock:
