@@ -67,7 +67,7 @@ def test_agents_runs_paging_idempotency_and_cancel(local_stack: LocalStackProces
             if not cursor:
                 break
         assert len(seen) == len(set(seen)) == 5 and seen == sorted(seen, reverse=True)
-        slow = client.post(
+        created = client.post(
             "/v1/runs",
             json={
                 **body,
@@ -76,7 +76,9 @@ def test_agents_runs_paging_idempotency_and_cancel(local_stack: LocalStackProces
                     {"tool": "finish", "answer": "late"},
                 ],
             },
-        ).json()
+        )
+        assert created.status_code == 201, created.text
+        slow = created.json()
         wait_for(client, slow["id"], {"running"})
         cancelled = client.post(f"/v1/runs/{slow['id']}/cancel")
         assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"

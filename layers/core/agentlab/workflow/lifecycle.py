@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
@@ -73,19 +74,7 @@ def create_run(
     stored, created = services.runs.create(run, idempotency_key=idempotency_key, body_fingerprint=body_fingerprint)
     if stored.status == "queued":
         # Also on a replay: if the first attempt died between the write and the start, this completes it.
-        try:
-            services.executions.start(caller.org_id, stored.id)
-        except Exception as exc:
-            logger.exception("starting the workflow failed", extra={"run_id": stored.id})
-            failed = services.runs.transition(
-                caller.org_id,
-                stored.id,
-                "failed",
-                error={"code": "start_failed", "message": f"the workflow could not be started: {type(exc).__name__}"},
-            )
-            raise AgentlabError(
-                f"run {failed.id} could not be started; it is marked failed", code="start_failed"
-            ) from exc
+        _start_or_fail(caller, stored, services)
     return stored, created
 
 
@@ -98,3 +87,32 @@ def cancel_run(caller: Caller, run_id: str, services: RunServices) -> Run:
     )
     services.executions.stop(run_id, cause=f"cancelled by {caller.identity}")
     return cancelled
+
+
+_START_ATTEMPTS = 3
+
+
+def _start_or_fail(caller: Caller, run: Run, services: RunServices) -> None:
+    """Start the execution, retrying transient failures; a run that cannot be started is marked failed, not left
+    queued."""
+    for attempt in range(1, _START_ATTEMPTS + 1):
+        try:
+            services.executions.start(caller.org_id, run.id)
+            return
+        except Exception as exc:
+            logger.warning(
+                "starting the workflow failed",
+                extra={"run_id": run.id, "attempt": attempt, "error": type(exc).__name__},
+            )
+            if attempt < _START_ATTEMPTS:
+                time.sleep(0.2 * attempt)
+                continue
+            failed = services.runs.transition(
+                caller.org_id,
+                run.id,
+                "failed",
+                error={"code": "start_failed", "message": f"the workflow could not be started: {type(exc).__name__}"},
+            )
+            raise AgentlabError(
+                f"run {failed.id} could not be started; it is marked failed", code="start_failed"
+            ) from exc
