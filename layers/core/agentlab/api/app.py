@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from agentlab.api import routes
 from agentlab.api.auth import is_public, resolve_caller
 from agentlab.api.deps import ApiDeps
-from agentlab.errors import AgentlabError, InvalidRequest, PayloadTooLarge, RateLimited
+from agentlab.errors import AgentlabError, InvalidRequest, PayloadTooLarge, RateLimited, Unprocessable
 from agentlab.ids import new_ulid
 
 logger = Logger(service="agentlab-api")
@@ -47,12 +47,22 @@ def _describe_validation_error(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "the request is not valid"
 
 
-def _require_text_body(body: str) -> None:
+def _body_text(event: dict[str, Any]) -> str:
     """API Gateway base64-encodes a body that is not UTF-8 text; every body of this API is JSON, which is text."""
+    body: str = event.get("body") or ""
+    if not body or not event.get("isBase64Encoded"):
+        return body
     try:
-        base64.b64decode(body, validate=True).decode("utf-8")
+        return base64.b64decode(body, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidRequest("the request body is not valid JSON (not UTF-8 text)", code="invalid_json") from exc
+
+
+def _require_no_top_level_list(text: str) -> None:
+    # The resolver would validate the first element of a list as the body (a form-data convenience); every body of
+    # this API is one JSON object, so a list is refused instead of half-read.
+    if text.lstrip().startswith("["):
+        raise Unprocessable("the request body must be a JSON object, not a list")
 
 
 def create_app(deps: ApiDeps) -> APIGatewayHttpResolver:
@@ -105,9 +115,8 @@ def handle_event(app: APIGatewayHttpResolver, deps: ApiDeps, event: dict[str, An
         body = event.get("body") or ""
         if len(body) > deps.settings.max_body_bytes:
             raise PayloadTooLarge(f"request bodies are limited to {deps.settings.max_body_bytes} bytes")
-        if body and event.get("isBase64Encoded"):
-            _require_text_body(body)
         caller = None if is_public(method, path) else resolve_caller(headers, deps.orgs)
+        _require_no_top_level_list(_body_text(event))
     except AgentlabError as exc:
         return {
             "statusCode": exc.status,

@@ -61,10 +61,42 @@ def install_lambda_dispatch(registry: HandlerRegistry) -> Callable[[], None]:
 
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
     undo_copy = _copy_state_machines_without_executions()
+    undo_lock = _serialize_dynamodb_writes()
 
     def undo() -> None:
         LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
         undo_copy()
+        undo_lock()
+
+    return undo
+
+
+_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+
+
+def _serialize_dynamodb_writes() -> Callable[[], None]:
+    """moto's DynamoDB is not thread-safe: a transaction copies the table while other threads (the API, running
+    executions) write to it. In AWS the service serialises this; here one lock does."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    originals = {name: getattr(DynamoDBBackend, name) for name in _DYNAMODB_WRITES}
+
+    def locked(method: Callable[..., Any]) -> Callable[..., Any]:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(self, *args, **kwargs)
+
+        return call
+
+    for name, method in originals.items():
+        setattr(DynamoDBBackend, name, locked(method))
+
+    def undo() -> None:
+        for name, method in originals.items():
+            setattr(DynamoDBBackend, name, method)
 
     return undo
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from agentlab.ids import new_ulid
-from agentlab.local.functions import HandlerRegistry, LambdaContext
-from agentlab.local.gateway import api_event
+from agentlab.local.functions import LambdaContext
+from agentlab.local.gateway import ApiHandler, api_event
 
 _EVENTS_PATH = re.compile(r"^/v1/runs/([0-9A-HJKMNP-TV-Z]{26})/events$")
 _TERMINAL = {"succeeded", "failed", "cancelled", "budget_exceeded"}
@@ -21,9 +21,9 @@ POLL_INTERVAL_S = 0.25
 MAX_STREAM_S = 3_600
 
 
-def _call(registry: HandlerRegistry, path: str, headers: dict[str, str]) -> tuple[int, Any]:
+def _call(api: ApiHandler, path: str, headers: dict[str, str]) -> tuple[int, Any]:
     event = api_event("GET", path, headers, b"", "127.0.0.1")
-    result = registry.handler("api")(event, LambdaContext("agentlab-api", new_ulid()))
+    result = api(event, LambdaContext("agentlab-api", new_ulid()))
     return int(result["statusCode"]), json.loads(result.get("body") or "null")
 
 
@@ -31,7 +31,7 @@ def _sse(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-def stream_for(target: str, headers: dict[str, str], registry: HandlerRegistry) -> Iterator[bytes] | None:
+def stream_for(target: str, headers: dict[str, str], api: ApiHandler) -> Iterator[bytes] | None:
     """The event stream for `GET /v1/runs/{id}/events`, or None if the target is another route."""
     path, _, query = target.partition("?")
     match = _EVENTS_PATH.match(path)
@@ -43,25 +43,25 @@ def stream_for(target: str, headers: dict[str, str], registry: HandlerRegistry) 
         name, _, value = part.partition("=")
         if name == "after" and value.isdigit():
             after = int(value)
-    return _stream(registry, run_id, headers, after)
+    return _stream(api, run_id, headers, after)
 
 
-def _stream(registry: HandlerRegistry, run_id: str, headers: dict[str, str], after: int) -> Iterator[bytes]:
-    status, body = _call(registry, f"/v1/runs/{run_id}", headers)
+def _stream(api: ApiHandler, run_id: str, headers: dict[str, str], after: int) -> Iterator[bytes]:
+    status, body = _call(api, f"/v1/runs/{run_id}", headers)
     if status != 200:
         yield _sse("error", body)
         return
     deadline = time.monotonic() + MAX_STREAM_S
     last_status = None
     while time.monotonic() < deadline:
-        status, page = _call(registry, f"/v1/runs/{run_id}/steps?after={after}&limit=200", headers)
+        status, page = _call(api, f"/v1/runs/{run_id}/steps?after={after}&limit=200", headers)
         if status != 200:
             yield _sse("error", page)
             return
         for step in page["items"]:
             after = step["seq"]
             yield _sse("step", step)
-        status, run = _call(registry, f"/v1/runs/{run_id}", headers)
+        status, run = _call(api, f"/v1/runs/{run_id}", headers)
         if status != 200:
             yield _sse("error", run)
             return

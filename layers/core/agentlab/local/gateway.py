@@ -88,6 +88,8 @@ class LocalGateway:
         class RequestHandler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             server_version = "agentlab-local"
+            # Headers and body go out in separate writes; without this, delayed ACKs stall every response ~40 ms.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

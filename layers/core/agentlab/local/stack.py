@@ -54,6 +54,7 @@ class LocalStack:
         self.state_machines: dict[str, str] = {}
         self.restored_items = 0
         self._reaper_stop = threading.Event()
+        self._api_lock = threading.Lock()
         self._sandbox: Any = None
 
     @property
@@ -87,7 +88,7 @@ class LocalStack:
         self.gateway = LocalGateway(
             host=config.host,
             port=config.port,
-            api_handler=lambda event, context: self.registry.handler("api")(event, context),
+            api_handler=self.call_api,
             s3_app=create_backend_app("s3"),
             frontend_dir=config.root / "frontend" / "dist",
             max_api_body=limits.max_body_bytes * 2,
@@ -193,7 +194,13 @@ class LocalStack:
         if "seed" in self.registry.paths:
             self.registry.handler("seed")({"org_id": DEFAULT_ORG}, LambdaContext("agentlab-seed", "seed"))
 
+    def call_api(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """One request at a time through the API handler, as in a Lambda execution environment: the resolver keeps
+        per-request state (the caller, the current event) that concurrent threads would otherwise share."""
+        with self._api_lock:
+            return self.registry.handler("api")(event, context)
+
     def _event_stream(self, target: str, headers: dict[str, str]) -> Any:
         from agentlab.local.events import stream_for
 
-        return stream_for(target, headers, self.registry)
+        return stream_for(target, headers, self.call_api)

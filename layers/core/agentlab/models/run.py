@@ -23,6 +23,8 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
 _RESERVED_ENV = re.compile(r"^(PATH|HOME|PWD|SHELL|USER|TMPDIR|LANG|LC_.*|LD_.*|PYTHON.*|AWS_.*|MPL.*|AGENTLAB_.*)$")
 MAX_ENV_VALUE_CHARS = 32_768
+MAX_ENV_CHARS = 65_536
+MAX_SCRIPT_CHARS = 200_000
 
 
 def _is_finite_double(value: int | float) -> bool:
@@ -142,6 +144,17 @@ class RunCreate(BaseModel):
             if _RESERVED_ENV.match(name):
                 raise ValueError(f"env name {name!r} is reserved by the platform")
         return env
+
+    @model_validator(mode="after")
+    def _fits_in_a_record(self) -> RunCreate:
+        # A run is one DynamoDB item (400 KB at most); the script and env travel with it.
+        script_chars = sum(len(a.code or "") + len(a.reason or "") + len(a.answer or "") for a in self.script or [])
+        if script_chars > MAX_SCRIPT_CHARS:
+            raise ValueError(f"the script is {script_chars} characters; at most {MAX_SCRIPT_CHARS} are allowed")
+        env_chars = sum(len(name) + len(var.rendered()) for name, var in self.env.items())
+        if env_chars > MAX_ENV_CHARS:
+            raise ValueError(f"env values total {env_chars} characters; at most {MAX_ENV_CHARS} are allowed")
+        return self
 
     @field_validator("file_ids")
     @classmethod

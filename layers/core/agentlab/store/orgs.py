@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 
 from agentlab.ids import new_ulid
 from agentlab.models import ApiKeyRecord, Org, Role, utc_now
@@ -63,11 +63,18 @@ class OrgStore:
                 "GSI1PK": f"ORG#{org_id}#APIKEYS",
                 "GSI1SK": record.id,
                 "entity": "api_key",
-                **record.model_dump(mode="json"),
+                **record.model_dump(mode="json", exclude={"expires_at"}),
+                # The table's TTL attribute, in epoch seconds: DynamoDB removes the key some time after it expires.
+                "expires_at": int(expires_at.timestamp()) if expires_at else None,
             }
         )
         return record, key
 
     def find_api_key(self, key: str) -> ApiKeyRecord | None:
         item = self.table.get(f"APIKEY#{hash_api_key(key)}", "META")
-        return ApiKeyRecord.model_validate(entity_fields(item)) if item else None
+        if not item:
+            return None
+        # `expires_at` is a storage attribute (the TTL), so entity_fields drops it; the record needs it back.
+        expires_epoch = item.get("expires_at")
+        expires_at = datetime.fromtimestamp(expires_epoch, UTC) if expires_epoch is not None else None
+        return ApiKeyRecord.model_validate({**entity_fields(item), "expires_at": expires_at})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +14,14 @@ from agentlab.models import TERMINAL_STATUSES, Artifact, Run, RunError, Step, ut
 from agentlab.models.run import ALLOWED_TRANSITIONS
 from agentlab.store.table import QueryPage, Table, entity_fields
 
-_MAX_WRITE_ATTEMPTS = 8
+_MAX_WRITE_ATTEMPTS = 12
+_RETRY_BASE_S = 0.01
+_RETRY_CAP_S = 0.5
+
+
+def _pause_before_retry(attempt: int) -> None:
+    """Exponential backoff with full jitter: writers that collided spread out instead of colliding again at once."""
+    time.sleep(random.uniform(0, min(_RETRY_CAP_S, _RETRY_BASE_S * 2**attempt)))  # noqa: S311 - jitter, not secrecy
 
 
 def run_item(run: Run) -> dict[str, Any]:
@@ -129,7 +137,7 @@ class RunStore:
     def update(self, org_id: str, run_id: str, change: Callable[[Run], Run | None]) -> Run:
         """Read, apply `change`, write conditionally; on a lost race re-read and re-apply. `change` returns None to
         leave the run as it is."""
-        for _ in range(_MAX_WRITE_ATTEMPTS):
+        for attempt in range(_MAX_WRITE_ATTEMPTS):
             current = self.get(org_id, run_id)
             updated = change(current.model_copy(deep=True))
             if updated is None:
@@ -139,6 +147,7 @@ class RunStore:
             try:
                 self.table.put_if_revision(run_item(updated), attribute="revision", expected=current.revision)
             except ConcurrentUpdate:
+                _pause_before_retry(attempt)
                 continue
             return updated
         raise ConcurrentUpdate(f"run {run_id} is being updated by too many writers; retry")
@@ -178,7 +187,7 @@ class RunStore:
     # steps ----------------------------------------------------------------------------------------------------
     def append_step(self, org_id: str, run_id: str, step_type: str, **fields: Any) -> Step:
         """Append a step with the next sequence number and add its usage to the run's totals, atomically."""
-        for _ in range(_MAX_WRITE_ATTEMPTS):
+        for attempt in range(_MAX_WRITE_ATTEMPTS):
             run = self.get(org_id, run_id)
             step = Step(run_id=run_id, seq=run.step_count + 1, type=step_type, created_at=utc_now(), **fields)
             updated = run.model_copy(deep=True)
@@ -209,6 +218,7 @@ class RunStore:
                     ]
                 )
             except ConcurrentUpdate:
+                _pause_before_retry(attempt)
                 continue
             return step
         raise ConcurrentUpdate(f"could not append a step to run {run_id}; retry")
