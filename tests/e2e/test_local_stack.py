@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import LocalStackProcess
+from stack_process import LocalStackProcess
 
 pytestmark = pytest.mark.e2e
 TERMINAL = {"succeeded", "failed", "cancelled", "budget_exceeded"}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from apiclient import ApiResponse, EventClient
-from conftest import Platform
+from moto_platform import Platform
 
 from agentlab.ids import new_ulid
 from agentlab.models import utc_now

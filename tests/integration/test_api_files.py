@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from apiclient import ApiResponse, EventClient
-from conftest import Platform
+from moto_platform import Platform
 
 UNKNOWN_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 MAX_UPLOAD_BYTES = 20 * 1_048_576

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from apiclient import ApiResponse, EventClient
-from conftest import Platform
+from moto_platform import Platform
 
 from agentlab.workflow.executions import execution_arn
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import Platform
+from moto_platform import Platform
 
 from agentlab.errors import ConcurrentUpdate, Conflict, NotFound
 from agentlab.ids import new_ulid

@@ -303,3 +303,12 @@ def test_ulid_timestamp_round_trips() -> None:
     assert ulid_timestamp_ms("01ARYZ6S41TSV4RRFFQ69G5FAV") == 1_469_918_176_385
     assert not is_ulid("01ARZ3NDEKTSV4RRFFQ69G5FAI")  # I is not in Crockford's alphabet
     assert not is_ulid("01arz3ndektsv4rrffq69g5fav")
+
+
+def test_run_create_caps_the_total_size_of_script_and_env() -> None:
+    # each piece is within its own limit; together they would not fit in one run record
+    long_code = {"tool": "python", "code": "x" * 50_000}
+    assert "at most 200000" in refusal(RunCreate, run_body(script=[long_code] * 5))
+    RunCreate.model_validate(run_body(script=[long_code] * 3))
+    wide_env = {f"V{n}": {"type": "str", "value": "x" * 30_000} for n in range(3)}
+    assert "env values total" in refusal(RunCreate, run_body(env=wide_env))

@@ -1,0 +1,52 @@
+"""The platform on moto in this process, for integration tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from apiclient import EventClient
+
+from agentlab.aws import AwsClients
+from agentlab.local.aws import create_resources
+from agentlab.local.functions import HandlerRegistry
+from agentlab.settings import CoreSettings
+from agentlab.store.orgs import OrgStore
+from agentlab.store.table import Table
+
+
+class Platform:
+    """The platform on moto in this process: resources created from the same definitions as the local stack."""
+
+    def __init__(self, root: Path, sandbox_root: Path) -> None:
+        os.environ.update(
+            {
+                "AGENTLAB_TABLE_NAME": "agentlab-test",
+                "AGENTLAB_BUCKET_NAME": "agentlab-test-data",
+                "AGENTLAB_DEFAULT_MODEL_REF": "scripted",
+                "AGENTLAB_SANDBOX_ROOT": str(sandbox_root),
+                "AGENTLAB_S3_PRESIGN_ENDPOINT_URL": "",
+            }
+        )
+        self.registry = HandlerRegistry(root / "functions")
+        self.settings = CoreSettings()
+        self.clients = AwsClients(self.settings)
+        self.state_machines = create_resources(
+            self.clients,
+            table_name=self.settings.table_name,
+            bucket_name=self.settings.bucket_name,
+            region=self.settings.region,
+            statemachines_dir=root / "statemachines",
+            registry=self.registry,
+        )
+        os.environ["AGENTLAB_AGENT_RUN_STATE_MACHINE_ARN"] = self.state_machines["agent_run"]
+        self.table = Table(lambda: self.clients.dynamodb, self.settings.table_name)
+        self.orgs = OrgStore(self.table)
+
+    def new_org(self, name: str = "acme", role: str = "admin") -> tuple[str, str]:
+        org = self.orgs.create_org(name)
+        _, key = self.orgs.create_api_key(org.id, name="test", role=role)  # type: ignore[arg-type]
+        return org.id, key
+
+    def api(self, key: str | None = None) -> EventClient:
+        return EventClient(self.registry.handler("api"), key)
