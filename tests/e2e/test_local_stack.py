@@ -5,25 +5,14 @@ from __future__ import annotations
 import signal
 import stat
 import time
-from typing import Any
 
 import httpx
 import pytest
+from run_checks import wait_for
 from stack_process import LocalStackProcess
 
 pytestmark = pytest.mark.e2e
 TERMINAL = {"succeeded", "failed", "cancelled", "budget_exceeded"}
-
-
-def wait_for(client: httpx.Client, run_id: str, statuses: set[str], timeout_s: float = 90) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    run: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        run = client.get(f"/v1/runs/{run_id}").json()
-        if run["status"] in statuses:
-            return run
-        time.sleep(0.2)
-    raise AssertionError(f"run {run_id} stayed {run.get('status')}")
 
 
 def upload(client: httpx.Client, name: str, content_type: str, data: bytes) -> httpx.Response:

@@ -8,18 +8,9 @@ from typing import Any
 
 import pytest
 from apiclient import EventClient
+from run_checks import wait_for
 
 TERMINAL = {"succeeded", "failed", "cancelled", "budget_exceeded"}
-
-
-def wait_for(api: EventClient, run_id: str, statuses: set[str], timeout_s: float = 90) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        run = api.get(f"/v1/runs/{run_id}").json()
-        if run["status"] in statuses:
-            return run
-        time.sleep(0.1)
-    raise AssertionError(f"run {run_id} did not reach {statuses}; it is {run['status']}")
 
 
 def steps_of(api: EventClient, run_id: str) -> list[dict[str, Any]]:

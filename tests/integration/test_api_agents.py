@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from apiclient import ApiResponse, EventClient
+from apiclient import EventClient
 from moto_platform import Platform
+from run_checks import error_of, table_items
 
 from agentlab.ids import new_ulid
 from agentlab.models import utc_now
@@ -34,28 +35,6 @@ PROTECTED_ROUTES = [
     ("GET", f"/v1/files/{UNKNOWN_ID}"),
     ("GET", "/v1/no-such-route"),
 ]
-
-
-def error_of(response: ApiResponse, status: int, code: str | None = None) -> dict[str, Any]:
-    """Assert the one error shape: {"error": {"code", "message", "request_id"}}, the X-Request-ID header, no trace."""
-    assert response.status == status, response.text
-    body = response.json()
-    assert list(body) == ["error"] and sorted(body["error"]) == ["code", "message", "request_id"], body
-    assert body["error"]["request_id"] == response.headers["x-request-id"]
-    assert body["error"]["message"] and "Traceback" not in response.text and 'File "' not in response.text
-    if code is not None:
-        assert body["error"]["code"] == code, body
-    return body["error"]
-
-
-def table_items(platform: Platform) -> dict[tuple[str, str], dict[str, Any]]:
-    """Every item of the table, keyed by (PK, SK): compared before and after, it shows that nothing changed."""
-    paginator = platform.clients.dynamodb.get_paginator("scan")
-    return {
-        (item["PK"]["S"], item["SK"]["S"]): item
-        for page in paginator.paginate(TableName=platform.settings.table_name, ConsistentRead=True)
-        for item in page["Items"]
-    }
 
 
 def agent_body(name: str = "analyst", **fields: Any) -> dict[str, Any]:

@@ -10,8 +10,9 @@ import zlib
 from typing import Any
 
 import pytest
-from apiclient import ApiResponse, EventClient
+from apiclient import EventClient
 from moto_platform import Platform
+from run_checks import error_of, table_items
 
 UNKNOWN_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 MAX_UPLOAD_BYTES = 20 * 1_048_576
@@ -32,27 +33,6 @@ CSV = b"day,visitors\nmon,120\ntue,98\nwed,143\n"
 JSON = json.dumps({"threshold": 0.5, "labels": ["a", "b"]}).encode()
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(8) + b"\x02\x00\x3e\x00" + bytes(200)
-
-
-def error_of(response: ApiResponse, status: int, code: str | None = None) -> dict[str, Any]:
-    """Assert the one error shape: {"error": {"code", "message", "request_id"}}, the X-Request-ID header, no trace."""
-    assert response.status == status, response.text
-    body = response.json()
-    assert list(body) == ["error"] and sorted(body["error"]) == ["code", "message", "request_id"], body
-    assert body["error"]["request_id"] == response.headers["x-request-id"]
-    assert body["error"]["message"] and "Traceback" not in response.text and 'File "' not in response.text
-    if code is not None:
-        assert body["error"]["code"] == code, body
-    return body["error"]
-
-
-def table_items(platform: Platform) -> dict[tuple[str, str], dict[str, Any]]:
-    paginator = platform.clients.dynamodb.get_paginator("scan")
-    return {
-        (item["PK"]["S"], item["SK"]["S"]): item
-        for page in paginator.paginate(TableName=platform.settings.table_name, ConsistentRead=True)
-        for item in page["Items"]
-    }
 
 
 def object_keys(platform: Platform) -> list[str]:

@@ -4,13 +4,13 @@ cancel, tenants are isolated, and bad input is refused without changing anything
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable
 from typing import Any
 
 import pytest
-from apiclient import ApiResponse, EventClient
+from apiclient import EventClient
 from moto_platform import Platform
+from run_checks import error_of, table_items, wait_for
 
 from agentlab.workflow.executions import execution_arn
 
@@ -18,39 +18,6 @@ UNKNOWN_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 FINISH = [{"tool": "finish", "answer": "done"}]
 AWAIT_APPROVAL = [{"tool": "request_approval", "reason": "check with a person"}, {"tool": "finish", "answer": "done"}]
 TERMINAL = {"succeeded", "failed", "cancelled", "budget_exceeded"}
-
-
-def error_of(response: ApiResponse, status: int, code: str | None = None) -> dict[str, Any]:
-    """Assert the one error shape: {"error": {"code", "message", "request_id"}}, the X-Request-ID header, no trace."""
-    assert response.status == status, response.text
-    body = response.json()
-    assert list(body) == ["error"] and sorted(body["error"]) == ["code", "message", "request_id"], body
-    assert body["error"]["request_id"] == response.headers["x-request-id"]
-    assert body["error"]["message"] and "Traceback" not in response.text and 'File "' not in response.text
-    if code is not None:
-        assert body["error"]["code"] == code, body
-    return body["error"]
-
-
-def table_items(platform: Platform) -> dict[tuple[str, str], dict[str, Any]]:
-    """Every item of the table, keyed by (PK, SK): compared before and after, it shows that nothing changed."""
-    paginator = platform.clients.dynamodb.get_paginator("scan")
-    return {
-        (item["PK"]["S"], item["SK"]["S"]): item
-        for page in paginator.paginate(TableName=platform.settings.table_name, ConsistentRead=True)
-        for item in page["Items"]
-    }
-
-
-def wait_for(api: EventClient, run_id: str, statuses: set[str], timeout_s: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    run: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        run = api.get(f"/v1/runs/{run_id}").json()
-        if run["status"] in statuses:
-            return run
-        time.sleep(0.05)
-    raise AssertionError(f"run {run_id} did not reach {statuses}; it is {run.get('status')}")
 
 
 def settle(api: EventClient, run_ids: Iterable[str]) -> list[dict[str, Any]]:

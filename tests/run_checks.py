@@ -1,0 +1,55 @@
+"""Checks shared by the API, workflow and e2e tests."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+from apiclient import ApiResponse
+from moto_platform import Platform
+
+
+class JsonResponse(Protocol):
+    def json(self) -> Any: ...
+
+
+class RunReader(Protocol):
+    """Anything that GETs a path and answers with JSON: the in-process EventClient or an httpx.Client."""
+
+    def get(self, path: str, **kwargs: Any) -> JsonResponse: ...
+
+
+def wait_for(
+    client: RunReader, run_id: str, statuses: set[str], timeout_s: float = 90, poll_s: float = 0.1
+) -> dict[str, Any]:
+    """Poll a run until its status is one of `statuses`; fail with the status it stayed in."""
+    deadline = time.monotonic() + timeout_s
+    run: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        run = client.get(f"/v1/runs/{run_id}").json()
+        if run["status"] in statuses:
+            return run
+        time.sleep(poll_s)
+    raise AssertionError(f"run {run_id} did not reach {statuses}; it is {run.get('status')}")
+
+
+def error_of(response: ApiResponse, status: int, code: str | None = None) -> dict[str, Any]:
+    """Assert the one error shape: {"error": {"code", "message", "request_id"}}, the X-Request-ID header, no trace."""
+    assert response.status == status, response.text
+    body = response.json()
+    assert list(body) == ["error"] and sorted(body["error"]) == ["code", "message", "request_id"], body
+    assert body["error"]["request_id"] == response.headers["x-request-id"]
+    assert body["error"]["message"] and "Traceback" not in response.text and 'File "' not in response.text
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    return body["error"]
+
+
+def table_items(platform: Platform) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every item of the table, keyed by (PK, SK): compared before and after, it shows that nothing changed."""
+    paginator = platform.clients.dynamodb.get_paginator("scan")
+    return {
+        (item["PK"]["S"], item["SK"]["S"]): item
+        for page in paginator.paginate(TableName=platform.settings.table_name, ConsistentRead=True)
+        for item in page["Items"]
+    }
