@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import hashlib
-import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -12,16 +11,9 @@ from typing import Any
 from agentlab.errors import ConcurrentUpdate, Conflict, NotFound
 from agentlab.models import TERMINAL_STATUSES, Artifact, Run, RunError, Step, utc_now
 from agentlab.models.run import ALLOWED_TRANSITIONS
-from agentlab.store.table import QueryPage, Table, entity_fields
+from agentlab.store.table import QueryPage, Table, entity_fields, pause_before_retry
 
 _MAX_WRITE_ATTEMPTS = 12
-_RETRY_BASE_S = 0.01
-_RETRY_CAP_S = 0.5
-
-
-def _pause_before_retry(attempt: int) -> None:
-    """Exponential backoff with full jitter: writers that collided spread out instead of colliding again at once."""
-    time.sleep(random.uniform(0, min(_RETRY_CAP_S, _RETRY_BASE_S * 2**attempt)))  # noqa: S311 - jitter, not secrecy
 
 
 def run_item(run: Run) -> dict[str, Any]:
@@ -147,7 +139,7 @@ class RunStore:
             try:
                 self.table.put_if_revision(run_item(updated), attribute="revision", expected=current.revision)
             except ConcurrentUpdate:
-                _pause_before_retry(attempt)
+                pause_before_retry(attempt)
                 continue
             return updated
         raise ConcurrentUpdate(f"run {run_id} is being updated by too many writers; retry")
@@ -218,7 +210,7 @@ class RunStore:
                     ]
                 )
             except ConcurrentUpdate:
-                _pause_before_retry(attempt)
+                pause_before_retry(attempt)
                 continue
             return step
         raise ConcurrentUpdate(f"could not append a step to run {run_id}; retry")

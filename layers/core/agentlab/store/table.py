@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,6 +21,16 @@ _deserializer = TypeDeserializer()
 
 GSI_NAMES = ("GSI1", "GSI2", "GSI3")
 KEY_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK")
+
+
+_RETRY_BASE_S = 0.01
+_RETRY_CAP_S = 0.5
+
+
+def pause_before_retry(attempt: int) -> None:
+    """Exponential backoff with full jitter after a lost conditional write: writers that collided spread out instead
+    of colliding again at once."""
+    time.sleep(random.uniform(0, min(_RETRY_CAP_S, _RETRY_BASE_S * 2**attempt)))  # noqa: S311 - jitter, not secrecy
 
 
 def _to_dynamo(value: Any) -> Any:

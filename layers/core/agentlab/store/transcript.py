@@ -9,7 +9,7 @@ from typing import Any
 
 from agentlab.errors import ConcurrentUpdate
 from agentlab.models import utc_now
-from agentlab.store.table import Table
+from agentlab.store.table import Table, pause_before_retry
 
 _MAX_APPEND_ATTEMPTS = 5
 
@@ -22,7 +22,7 @@ class TranscriptStore:
         return list(self.table.iterate(partition=("PK", f"ORG#{org_id}#RUN#{run_id}"), sort_prefix="MSG#"))
 
     def append(self, org_id: str, run_id: str, message: dict[str, Any]) -> int:
-        for _ in range(_MAX_APPEND_ATTEMPTS):
+        for attempt in range(_MAX_APPEND_ATTEMPTS):
             last = self.table.query(
                 partition=("PK", f"ORG#{org_id}#RUN#{run_id}"), sort_prefix="MSG#", limit=1, newest_first=True
             ).items
@@ -39,6 +39,7 @@ class TranscriptStore:
                     }
                 )
             except ConcurrentUpdate:
+                pause_before_retry(attempt)
                 continue
             return seq
         raise ConcurrentUpdate(f"could not append to the transcript of run {run_id}")
