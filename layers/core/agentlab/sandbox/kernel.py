@@ -43,6 +43,8 @@ FIGURE_MODULE = "matplotlib.figure"
 SAVED_FLAG = "_agentlab_saved"
 NPROC_SLACK = 2
 STRAY_REAP_S = 1.0
+STRAY_SAMPLES = 10
+STRAY_SAMPLE_INTERVAL_S = 0.05
 
 
 class ProtocolError(Exception):
@@ -161,12 +163,8 @@ def limit_of(exc: BaseException) -> str | None:
     return None
 
 
-def near_process_limit() -> bool:
-    """Whether this uid's tasks (threads count) fill RLIMIT_NPROC, telling a thread refused for that from one refused
-    for want of address space."""
-    limit, _ = resource.getrlimit(resource.RLIMIT_NPROC)
-    if limit == resource.RLIM_INFINITY:
-        return False
+def uid_task_count() -> int:
+    """This uid's tasks (threads count, as they do for RLIMIT_NPROC)."""
     uid = os.getuid()
     tasks = 0
     with os.scandir("/proc") as entries:
@@ -174,7 +172,30 @@ def near_process_limit() -> bool:
             with contextlib.suppress(OSError):
                 if entry.name.isdigit() and entry.stat().st_uid == uid:
                     tasks += len(os.listdir(f"/proc/{entry.name}/task"))
-    return tasks >= limit - NPROC_SLACK
+    return tasks
+
+
+def near_process_limit() -> bool:
+    """Whether this uid's tasks fill RLIMIT_NPROC, telling a thread refused for that from one refused for want of
+    address space."""
+    limit, _ = resource.getrlimit(resource.RLIMIT_NPROC)
+    if limit == resource.RLIM_INFINITY:
+        return False
+    return uid_task_count() >= limit - NPROC_SLACK
+
+
+def strays_fill_process_limit(samples: int = STRAY_SAMPLES, interval_s: float = STRAY_SAMPLE_INTERVAL_S) -> bool:
+    """Whether processes a cell left running fill the process limit. A fork bomb's processes die and respawn, so one
+    look can land in a trough: while other processes of this uid are alive, look a few times."""
+    own_tasks = len(os.listdir("/proc/self/task"))
+    for sample in range(samples):
+        if near_process_limit():
+            return True
+        if uid_task_count() <= own_tasks:
+            return False
+        if sample + 1 < samples:
+            time.sleep(interval_s)
+    return False
 
 
 def mark_figures_saved_by(figure_module: ModuleType) -> None:
@@ -310,7 +331,7 @@ class Kernel:
         else:
             status, limit = self._run(body, last_expression)
         self._leave_if_forked_child(status)
-        if limit is None and self._contained and near_process_limit():
+        if limit is None and self._contained and strays_fill_process_limit():
             # Processes the cell left running fill the limit (a shell fork bomb in the background, say).
             limit = "processes"
         if limit == "processes":
