@@ -21,24 +21,6 @@ ORG = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 WRITERS = 20
 
 
-@pytest.fixture(autouse=True)
-def atomic_dynamodb_requests(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB applies each request atomically; moto does not under threads (a failed TransactWriteItems restores a
-    copy of the whole table, undoing other threads' writes). One lock per request restores the service's guarantee,
-    while the races between separate requests (read, then conditional write), which these tests are about, remain."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    for name in ("get_item", "put_item", "delete_item", "update_item", "query", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name)
-
-        def atomic(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            with lock:
-                return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, atomic)
-
-
 @pytest.fixture
 def runs(platform: Platform) -> RunStore:
     return RunStore(platform.table)

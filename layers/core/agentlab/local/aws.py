@@ -61,7 +61,7 @@ def install_lambda_dispatch(registry: HandlerRegistry) -> Callable[[], None]:
 
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
     undo_copy = _copy_state_machines_without_executions()
-    undo_lock = _serialize_dynamodb_writes()
+    undo_lock = _serialize_dynamodb_requests()
 
     def undo() -> None:
         LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
@@ -71,18 +71,31 @@ def install_lambda_dispatch(registry: HandlerRegistry) -> Callable[[], None]:
     return undo
 
 
-_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+# Reads too: moto keeps items in defaultdicts, so looking up a missing partition inserts an entry.
+_DYNAMODB_OPERATIONS = (
+    "put_item",
+    "update_item",
+    "delete_item",
+    "transact_write_items",
+    "batch_write_item",
+    "get_item",
+    "query",
+    "scan",
+    "batch_get_item",
+    "transact_get_items",
+)
 
 
-def _serialize_dynamodb_writes() -> Callable[[], None]:
-    """moto's DynamoDB is not thread-safe: a transaction copies the table while other threads (the API, running
-    executions) write to it. In AWS the service serialises this; here one lock does."""
+def _serialize_dynamodb_requests() -> Callable[[], None]:
+    """moto's DynamoDB is not thread-safe: a transaction deep-copies the table while other threads (the API, running
+    executions) use it, and a failed one restores that copy over their writes. In AWS the service serialises this;
+    here one lock does."""
     import threading
 
     from moto.dynamodb.models import DynamoDBBackend
 
     lock = threading.RLock()
-    originals = {name: getattr(DynamoDBBackend, name) for name in _DYNAMODB_WRITES}
+    originals = {name: getattr(DynamoDBBackend, name) for name in _DYNAMODB_OPERATIONS}
 
     def locked(method: Callable[..., Any]) -> Callable[..., Any]:
         def call(self: Any, *args: Any, **kwargs: Any) -> Any:
