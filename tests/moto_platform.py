@@ -26,6 +26,9 @@ class Platform:
                 "AGENTLAB_DEFAULT_MODEL_REF": "scripted",
                 "AGENTLAB_SANDBOX_ROOT": str(sandbox_root),
                 "AGENTLAB_S3_PRESIGN_ENDPOINT_URL": "",
+                # Suites create many runs quickly; the rate-limit tests set their own limits.
+                "AGENTLAB_RATE_LIMIT_RUNS_PER_MINUTE": "100000",
+                "AGENTLAB_RATE_LIMIT_REQUESTS_PER_MINUTE": "100000",
             }
         )
         self.registry = HandlerRegistry(root / "functions")

@@ -45,11 +45,26 @@ def error_of(response: ApiResponse, status: int, code: str | None = None) -> dic
     return body["error"]
 
 
-def table_items(platform: Platform) -> dict[tuple[str, str], dict[str, Any]]:
-    """Every item of the table, keyed by (PK, SK): compared before and after, it shows that nothing changed."""
+# Bookkeeping every request writes (the audit trail, rate-limit and quota counters, a key's last use), as opposed to
+# the data a refused request must leave alone.
+BOOKKEEPING_PARTITIONS = ("AUDIT#", "RATE#", "QUOTA#")
+BOOKKEEPING_ATTRIBUTES = ("last_used_at",)
+
+
+def table_items(platform: Platform, *, bookkeeping: bool = False) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every item of the table, keyed by (PK, SK): compared before and after, it shows that nothing changed.
+
+    Without `bookkeeping`, the audit trail, counters and `last_used_at` are left out."""
     paginator = platform.clients.dynamodb.get_paginator("scan")
-    return {
+    items = {
         (item["PK"]["S"], item["SK"]["S"]): item
         for page in paginator.paginate(TableName=platform.settings.table_name, ConsistentRead=True)
         for item in page["Items"]
+    }
+    if bookkeeping:
+        return items
+    return {
+        key: {name: value for name, value in item.items() if name not in BOOKKEEPING_ATTRIBUTES}
+        for key, item in items.items()
+        if not key[0].startswith(BOOKKEEPING_PARTITIONS)
     }

@@ -112,7 +112,7 @@ def test_a_key_works_until_it_expires(platform: Platform, org: tuple[str, str]) 
 
 def test_unknown_routes_are_404_in_the_error_shape(api: EventClient) -> None:
     error_of(api.get("/v1/no-such-route"), 404, "route_not_found")
-    error_of(api.request("PATCH", "/v1/agents"), 404, "route_not_found")
+    error_of(api.request("PATCH", "/v1/agents"), 405, "method_not_allowed")
 
 
 # agents CRUD and versions ---------------------------------------------------------------------------------------

@@ -54,3 +54,7 @@ class AwsClients:
     @property
     def stepfunctions(self) -> Any:
         return self._client("stepfunctions")
+
+    @property
+    def cognito(self) -> Any:
+        return self._client("cognito-idp")

@@ -65,3 +65,13 @@ class ConcurrentUpdate(Conflict):
     """A conditional write lost against another writer: the caller reloads and retries or reports 409."""
 
     code = "concurrent_update"
+
+
+class MethodNotAllowed(AgentlabError):
+    status = 405
+    code = "method_not_allowed"
+
+
+class NotConfigured(AgentlabError):
+    status = 501
+    code = "not_configured"

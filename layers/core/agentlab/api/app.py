@@ -8,20 +8,31 @@ import json
 import re
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
 
-from agentlab.api import routes
-from agentlab.api.auth import is_public, resolve_caller
+from agentlab.api import admin_routes, permissions, routes
+from agentlab.api.auth import resolve_caller
 from agentlab.api.deps import ApiDeps
-from agentlab.errors import AgentlabError, InvalidRequest, PayloadTooLarge, RateLimited, Unprocessable
+from agentlab.api.permissions import RouteMatch
+from agentlab.errors import (
+    AgentlabError,
+    Forbidden,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    Unprocessable,
+)
 from agentlab.ids import new_ulid
+from agentlab.logs import get_logger
+from agentlab.models import Caller
 
-logger = Logger(service="agentlab-api")
+logger = get_logger("agentlab-api")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 API_TITLE = "agentlab API"
@@ -101,30 +112,174 @@ def create_app(deps: ApiDeps) -> APIGatewayHttpResolver:
         return error_response(404, "route_not_found", "no such route", request_id())
 
     routes.register(app, deps)
+    admin_routes.register(app, deps)
     return app
 
 
+_MUTATIONS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+# Swagger UI (served by the API itself) needs its own script and styles.
+_DOCS_CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "Cache-Control": "no-store",
+}
+_CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
+_CORS_EXPOSE_HEADERS = "X-Request-ID, Retry-After"
+
+
+def _security_headers(path: str) -> dict[str, str]:
+    return {**SECURITY_HEADERS, "Content-Security-Policy": _DOCS_CSP if path.startswith("/v1/docs") else _API_CSP}
+
+
+def _cors_headers(origin: str | None, deps: ApiDeps) -> dict[str, str]:
+    if not origin or origin.rstrip("/") not in deps.settings.allowed_origins:
+        return {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Expose-Headers": _CORS_EXPOSE_HEADERS,
+        "Vary": "Origin",
+    }
+
+
+def _plain_error(exc: AgentlabError, rid: str) -> dict[str, Any]:
+    headers = {"Content-Type": content_types.APPLICATION_JSON, "X-Request-ID": rid}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    return {
+        "statusCode": exc.status,
+        "headers": headers,
+        "body": json.dumps({"error": {"code": exc.code, "message": exc.message, "request_id": rid}}),
+        "isBase64Encoded": False,
+    }
+
+
+def _preflight(origin: str | None, deps: ApiDeps, rid: str) -> dict[str, Any]:
+    cors = _cors_headers(origin, deps)
+    if not cors:
+        return _plain_error(Forbidden("this origin may not call the API from a browser", code="cors_denied"), rid)
+    return {
+        "statusCode": 204,
+        "headers": {
+            **cors,
+            "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE",
+            "Access-Control-Allow-Headers": _CORS_ALLOW_HEADERS,
+            "Access-Control-Max-Age": "600",
+            "X-Request-ID": rid,
+        },
+        "body": "",
+        "isBase64Encoded": False,
+    }
+
+
+def _apply_limits(deps: ApiDeps, caller: Caller | None, action: str | None, path: str, source_ip: str) -> None:
+    settings = deps.settings
+    if caller is not None:
+        deps.limits.hit(caller.identity, "requests", limit=settings.rate_limit_requests_per_minute, what="requests")
+        if action == "runs.create":
+            deps.limits.hit(caller.identity, "runs", limit=settings.rate_limit_runs_per_minute, what="run creations")
+    elif path == "/v1/auth/login":
+        # Password guessing: sign-in attempts are limited per source address.
+        deps.limits.hit(
+            f"ip:{source_ip}", "logins", limit=settings.rate_limit_logins_per_minute, what="sign-in attempts"
+        )
+
+
+def _target(route: RouteMatch | None, status: int, body: Any) -> str | None:
+    if route is not None and route.params:
+        return ",".join(f"{k}={v}" for k, v in route.params.items())
+    if status in (200, 201) and isinstance(body, str) and body.startswith("{"):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return None
+        found = parsed.get("id") or (parsed.get("org") or {}).get("id")
+        return f"id={found}" if isinstance(found, str) else None
+    return None
+
+
+def _audit(
+    deps: ApiDeps,
+    caller: Caller,
+    route: RouteMatch | None,
+    event: dict[str, Any],
+    status: int,
+    body: Any,
+    rid: str,
+    method: str,
+    path: str,
+) -> None:
+    outcome = "success" if status < 400 else "denied" if status in (401, 403, 404, 429) else "failed"
+    try:
+        deps.audit.record(
+            org_id=caller.org_id,
+            actor=caller.identity,
+            role=caller.role,
+            action=(route.action if route and route.action else f"{method} {path}")[:200],
+            method=method,
+            path=path[:512],
+            target=_target(route, status, body),
+            status=status,
+            outcome=outcome,
+            request_id=rid,
+            source_ip=event.get("requestContext", {}).get("http", {}).get("sourceIp"),
+        )
+    except Exception:  # an audit write that fails must be seen, but must not turn a done mutation into an error
+        logger.exception("audit record not written", extra={"request_id": rid, "path": path})
+
+
 def handle_event(app: APIGatewayHttpResolver, deps: ApiDeps, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Resolve one API Gateway HTTP API (v2) event: request id, size cap and caller first, then the route."""
+    """Resolve one API Gateway HTTP API (v2) event.
+
+    In order: request id, CORS preflight, size cap, route lookup, caller, the role x route matrix, rate limits; then
+    the route itself; then security headers and, for a mutation, an audit record.
+    """
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     supplied = headers.get("x-request-id", "")
     rid = supplied if _REQUEST_ID.match(supplied) else new_ulid()
     http = event.get("requestContext", {}).get("http", {})
-    method, path = http.get("method", "GET"), event.get("rawPath", "/")
+    method, path = http.get("method", "GET").upper(), event.get("rawPath", "/")
+    origin = headers.get("origin")
+    if method == "OPTIONS":
+        return _finish(_preflight(origin, deps, rid), path, origin, deps)
+    caller: Caller | None = None
+    route = permissions.match(method, path)
     try:
         body = event.get("body") or ""
         if len(body) > deps.settings.max_body_bytes:
             raise PayloadTooLarge(f"request bodies are limited to {deps.settings.max_body_bytes} bytes")
-        caller = None if is_public(method, path) else resolve_caller(headers, deps.orgs)
+        # Anonymous callers learn nothing about routes: only a known caller hears 404 or 405.
+        if route is None or not route.public:
+            caller = resolve_caller(headers, deps.orgs, verifier=deps.verifier, members=deps.members)
+        if route is None:
+            if permissions.path_exists(path):
+                raise MethodNotAllowed(f"{method} is not allowed on {path}")
+            raise NotFound("no such route", code="route_not_found")
+        if caller is not None and route.action is not None:
+            permissions.authorize(caller, route.action)
+        _apply_limits(deps, caller, route.action, path, http.get("sourceIp", "unknown"))
         _require_no_top_level_list(_body_text(event))
     except AgentlabError as exc:
-        return {
-            "statusCode": exc.status,
-            "headers": {"Content-Type": content_types.APPLICATION_JSON, "X-Request-ID": rid},
-            "body": json.dumps({"error": {"code": exc.code, "message": exc.message, "request_id": rid}}),
-            "isBase64Encoded": False,
-        }
-    app.append_context(request_id=rid, caller=caller)
-    response = app.resolve(event, context)
-    response.setdefault("headers", {})["X-Request-ID"] = rid
+        response = _plain_error(exc, rid)
+    else:
+        app.append_context(request_id=rid, caller=caller, route=route)
+        response = app.resolve(event, context)
+        response.setdefault("headers", {})["X-Request-ID"] = rid
+    if caller is not None and method in _MUTATIONS:
+        _audit(
+            deps, caller, route, event, int(response.get("statusCode", 200)), response.get("body"), rid, method, path
+        )
+    return _finish(response, path, origin, deps)
+
+
+def _finish(response: dict[str, Any], path: str, origin: str | None, deps: ApiDeps) -> dict[str, Any]:
+    out = response.setdefault("headers", {})
+    for name, value in {**_security_headers(path), **_cors_headers(origin, deps)}.items():
+        out.setdefault(name, value)
     return response

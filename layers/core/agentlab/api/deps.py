@@ -5,10 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agentlab.aws import AwsClients
+from agentlab.identity.cognito import Directory
+from agentlab.identity.tokens import TokenVerifier, cognito_issuer
 from agentlab.settings import CoreSettings
 from agentlab.store.agents import AgentStore
+from agentlab.store.audit import AuditStore
 from agentlab.store.blobs import BlobStore
 from agentlab.store.files import FileStore
+from agentlab.store.limits import Limits
+from agentlab.store.members import MemberStore
 from agentlab.store.orgs import OrgStore
 from agentlab.store.runs import RunStore
 from agentlab.store.table import Table
@@ -23,6 +28,28 @@ class ApiSettings(CoreSettings):
     default_page_size: int = 50
     max_page_size: int = 200
 
+    # Sign-in (Cognito). Without a pool, people cannot sign in and only API keys work.
+    cognito_user_pool_id: str = ""
+    cognito_client_id: str = ""
+    # Defaults derive from the region and pool (as in AWS); the local stack points them at its own moto endpoint.
+    cognito_issuer: str | None = None
+    cognito_jwks_url: str | None = None
+
+    # Dashboard origins allowed to call the API from a browser, comma-separated (e.g. https://d123.cloudfront.net).
+    cors_origins: str = ""
+
+    # Resource limits.
+    rate_limit_requests_per_minute: int = 600
+    rate_limit_runs_per_minute: int = 20
+    rate_limit_logins_per_minute: int = 10
+    quota_runs_per_day: int = 1_000
+    quota_tokens_per_month: int = 50_000_000
+    audit_retention_days: int = 400
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        return frozenset(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
+
 
 @dataclass
 class ApiDeps:
@@ -35,6 +62,11 @@ class ApiDeps:
     blobs: BlobStore
     executions: Executions
     approvals: Approvals
+    members: MemberStore
+    audit: AuditStore
+    limits: Limits
+    directory: Directory | None = None
+    verifier: TokenVerifier | None = None
 
     @property
     def run_services(self) -> RunServices:
@@ -44,6 +76,19 @@ class ApiDeps:
     def from_settings(cls, settings: ApiSettings) -> ApiDeps:
         clients = AwsClients(settings)
         table = Table(lambda: clients.dynamodb, settings.table_name)
+        directory = verifier = None
+        if settings.cognito_user_pool_id and settings.cognito_client_id:
+            directory = Directory(
+                lambda: clients.cognito,
+                user_pool_id=settings.cognito_user_pool_id,
+                client_id=settings.cognito_client_id,
+            )
+            issuer = settings.cognito_issuer or cognito_issuer(settings.region, settings.cognito_user_pool_id)
+            verifier = TokenVerifier(
+                issuer=issuer,
+                client_id=settings.cognito_client_id,
+                jwks_url=settings.cognito_jwks_url or f"{issuer}/.well-known/jwks.json",
+            )
         return cls(
             settings=settings,
             clients=clients,
@@ -54,4 +99,9 @@ class ApiDeps:
             blobs=BlobStore(clients, settings.bucket_name, expiry_s=settings.presign_expiry_s),
             executions=Executions(lambda: clients.stepfunctions, settings.agent_run_state_machine_arn),
             approvals=Approvals(RunStore(table), TranscriptStore(table), clients),
+            members=MemberStore(table),
+            audit=AuditStore(table, retention_days=settings.audit_retention_days),
+            limits=Limits(table),
+            directory=directory,
+            verifier=verifier,
         )

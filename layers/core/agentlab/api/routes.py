@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentlab.api.deps import ApiDeps
-from agentlab.errors import Forbidden, InvalidRequest
+from agentlab.errors import InvalidRequest
 from agentlab.ids import is_ulid
 from agentlab.models import (
     Agent,
@@ -31,8 +31,6 @@ from agentlab.models.file import FileCreated
 from agentlab.store.blobs import artifact_key
 from agentlab.uploads import complete_upload, create_upload
 from agentlab.workflow.lifecycle import cancel_run, create_run
-
-_ROLE_RANK = {"viewer": 0, "member": 1, "operator": 2, "admin": 3}
 
 Id = Annotated[str, Path(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 Cursor = Annotated[str | None, Query(max_length=2_048)]
@@ -60,15 +58,18 @@ class Deleted(BaseModel):
     deleted: bool = True
 
 
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
 def _json(body: BaseModel, status: int = 200) -> Response:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
-    def caller(minimum: str = "viewer") -> Caller:
+    def caller() -> Caller:
+        """The caller, already authorized for this route by the role x route matrix (api/permissions.py)."""
         current: Caller = app.context["caller"]
-        if _ROLE_RANK[current.role] < _ROLE_RANK[minimum]:
-            raise Forbidden(f"this action needs the {minimum} role or higher; you are {current.role}")
         return current
 
     def page_size(limit: int | None) -> int:
@@ -92,7 +93,7 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
     # agents ---------------------------------------------------------------------------------------------------
     @app.post("/v1/agents", tags=["agents"], responses={201: {"description": "Created"}})
     def create_agent(body: AgentCreate) -> Response[Agent]:
-        agent = deps.agents.create(caller("operator").org_id, body)
+        agent = deps.agents.create(caller().org_id, body)
         return _json(agent, 201)
 
     @app.get("/v1/agents", tags=["agents"])
@@ -112,11 +113,11 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
 
     @app.put("/v1/agents/<agent_id>", tags=["agents"])
     def update_agent(agent_id: Id, body: AgentUpdate) -> Agent:
-        return deps.agents.update(caller("operator").org_id, agent_id, body)
+        return deps.agents.update(caller().org_id, agent_id, body)
 
     @app.delete("/v1/agents/<agent_id>", tags=["agents"])
     def delete_agent(agent_id: Id) -> Deleted:
-        deps.agents.delete(caller("operator").org_id, agent_id)
+        deps.agents.delete(caller().org_id, agent_id)
         return Deleted(id=agent_id)
 
     @app.get("/v1/agents/<agent_id>/versions", tags=["agents"])
@@ -132,7 +133,16 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
     ) -> Response[Run]:
         if idempotency_key is not None and not idempotency_key.strip():
             raise InvalidRequest("Idempotency-Key must not be empty")
-        run, created = create_run(caller("member"), body, deps.run_services, idempotency_key)
+        who = caller()
+        org = deps.orgs.require_org(who.org_id)
+        deps.limits.check_run_quotas(
+            who.org_id,
+            runs_per_day=_or(org.quotas.runs_per_day, deps.settings.quota_runs_per_day),
+            tokens_per_month=_or(org.quotas.tokens_per_month, deps.settings.quota_tokens_per_month),
+        )
+        run, created = create_run(who, body, deps.run_services, idempotency_key)
+        if created:
+            deps.limits.count_run(who.org_id)
         return _json(run, 201 if created else 200)
 
     @app.get("/v1/runs", tags=["runs"])
@@ -167,18 +177,18 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
 
     @app.post("/v1/runs/<run_id>/cancel", tags=["runs"])
     def post_cancel(run_id: Id) -> Run:
-        return cancel_run(caller("member"), run_id, deps.run_services)
+        return cancel_run(caller(), run_id, deps.run_services)
 
     @app.post("/v1/runs/<run_id>/approve", tags=["runs"])
     def post_approve(run_id: Id, body: Decision | None = None) -> Run:
-        who = caller("operator")
+        who = caller()
         return deps.approvals.decide(
             who.org_id, run_id, approved=True, comment=body.comment if body else None, identity=who.identity
         )
 
     @app.post("/v1/runs/<run_id>/reject", tags=["runs"])
     def post_reject(run_id: Id, body: Decision | None = None) -> Run:
-        who = caller("operator")
+        who = caller()
         return deps.approvals.decide(
             who.org_id, run_id, approved=False, comment=body.comment if body else None, identity=who.identity
         )
@@ -199,14 +209,14 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
     @app.post("/v1/files", tags=["files"], responses={201: {"description": "Created"}})
     def post_file(body: FileCreate) -> Response[FileCreated]:
         created = create_upload(
-            caller("member"), body, files=deps.files, blobs=deps.blobs, max_bytes=deps.settings.max_upload_bytes
+            caller(), body, files=deps.files, blobs=deps.blobs, max_bytes=deps.settings.max_upload_bytes
         )
         return _json(created, 201)
 
     @app.post("/v1/files/<file_id>/complete", tags=["files"])
     def post_file_complete(file_id: Id) -> FileRecord:
         return complete_upload(
-            caller("member"), file_id, files=deps.files, blobs=deps.blobs, max_bytes=deps.settings.max_upload_bytes
+            caller(), file_id, files=deps.files, blobs=deps.blobs, max_bytes=deps.settings.max_upload_bytes
         )
 
     @app.get("/v1/files/<file_id>", tags=["files"])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from agentlab.cli import agents, configure, files, runs
+from agentlab.cli import agents, configure, files, runs, users
 from agentlab.cli.arguments import global_options
 from agentlab.cli.client import ClientFactory, build_http_client
 from agentlab.cli.config import CliEnvironment
@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     agents.register(commands)
     runs.register(commands)
     files.register(commands)
+    users.register(commands)
     configure.register(commands)
     # Listed for --help only: main() hands `dev` and its arguments over before argparse sees them.
     commands.add_parser("dev", help="start the local stack (API, dashboard, engine) on this machine", add_help=False)

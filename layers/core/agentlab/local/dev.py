@@ -49,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"admin API key (shown once, saved to {key_file} with mode 0600): {stack.admin_key}", flush=True)
     else:
         print(f"admin API key: in {key_file}", flush=True)
+    print(
+        f"dashboard: {stack.url}/  sign in as a person after creating one, e.g. "
+        "`agentlab users create --email you@example.com --role admin` (it prints the password once); "
+        f"{stack.restored_users} users restored",
+        flush=True,
+    )
     print("ready", flush=True)
     stopped = threading.Event()
 

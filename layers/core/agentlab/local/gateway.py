@@ -18,6 +18,20 @@ from agentlab.ids import new_ulid
 from agentlab.local.functions import LambdaContext
 
 S3_PREFIX = "/_s3"
+COGNITO_PREFIX = "/_cognito"
+# The dashboard's pages: the same headers CloudFront adds in AWS. Scripts and styles only from this origin; images
+# also from data:/blob: URLs (charts); API calls to this origin.
+DASHBOARD_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+DASHBOARD_HEADERS = {
+    "Content-Security-Policy": DASHBOARD_CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+}
 ApiHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 EventStream = Callable[[str, dict[str, str]], Iterator[bytes] | None]
 
@@ -76,9 +90,16 @@ class LocalGateway:
         max_api_body: int,
         max_upload_body: int,
         event_stream: EventStream | None = None,
+        cognito_app: Any = None,
+        region: str = "us-east-1",
+        runtime_config: dict[str, Any] | None = None,
     ) -> None:
         self.api_handler = api_handler
         self.s3_app = s3_app
+        self.cognito_app = cognito_app
+        self.region = region
+        # The dashboard's /config.json; filled in by the stack once the user pool exists.
+        self.runtime_config: dict[str, Any] = runtime_config or {}
         self.frontend_dir = frontend_dir
         self.max_api_body = max_api_body
         self.max_upload_body = max_upload_body
@@ -121,6 +142,15 @@ class LocalGateway:
         try:
             if path.startswith(S3_PREFIX + "/"):
                 self._s3(request)
+            elif path.startswith(COGNITO_PREFIX + "/") and self.cognito_app is not None:
+                self._cognito(request)
+            elif path == "/config.json":
+                self._send(
+                    request,
+                    200,
+                    {"Content-Type": "application/json", "Cache-Control": "no-cache", **DASHBOARD_HEADERS},
+                    json.dumps({"apiUrl": "", **self.runtime_config}).encode(),
+                )
             elif path.startswith("/v1/") or path == "/v1":
                 self._api(request)
             else:
@@ -185,22 +215,38 @@ class LocalGateway:
             request.wfile.flush()
 
     def _s3(self, request: BaseHTTPRequestHandler) -> None:
-        from werkzeug.test import EnvironBuilder, run_wsgi_app
-
         body = self._read_body(request, self.max_upload_body)
         if body is None:
             return
+        status, headers, data = self._wsgi(request, self.s3_app, S3_PREFIX, "s3.amazonaws.com", body)
+        headers["Access-Control-Allow-Origin"] = "*"
+        self._send(request, status, headers, data)
+
+    def _cognito(self, request: BaseHTTPRequestHandler) -> None:
+        """moto's Cognito endpoints, for the pool's key set (`/<pool id>/.well-known/jwks.json`), as AWS serves it."""
+        if request.command != "GET":
+            self._send(request, 405, {"Content-Type": "text/plain"}, b"only GET\n")
+            return
+        host = f"cognito-idp.{self.region}.amazonaws.com"
+        status, headers, data = self._wsgi(request, self.cognito_app, COGNITO_PREFIX, host, b"")
+        self._send(request, status, headers, data)
+
+    def _wsgi(
+        self, request: BaseHTTPRequestHandler, app: Any, prefix: str, host: str, body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        from werkzeug.test import EnvironBuilder, run_wsgi_app
+
         parts = urlsplit(request.path)
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in ("host", "content-length")]
-        headers.append(("Host", "s3.amazonaws.com"))
+        headers.append(("Host", host))
         builder = EnvironBuilder(
-            path=parts.path[len(S3_PREFIX) :],
+            path=parts.path[len(prefix) :],
             query_string=parts.query,
             method=request.command,
             headers=headers,
             data=body,
         )
-        app_iter, status, response_headers = run_wsgi_app(self.s3_app, builder.get_environ())
+        app_iter, status, response_headers = run_wsgi_app(app, builder.get_environ())
         try:
             data = b"".join(app_iter)
         finally:
@@ -212,8 +258,7 @@ class LocalGateway:
             for k, v in response_headers.items()
             if k.lower() not in ("content-length", "transfer-encoding", "connection")
         }
-        out["Access-Control-Allow-Origin"] = "*"
-        self._send(request, int(status.split()[0]), out, data)
+        return int(status.split()[0]), out, data
 
     def _static(self, request: BaseHTTPRequestHandler, path: str) -> None:
         root = self.frontend_dir
@@ -222,14 +267,20 @@ class LocalGateway:
                 b"agentlab local stack: the API is at /v1 (see /v1/docs). The dashboard is not built: run "
                 b"`npm ci && npm run build` in frontend/.\n"
             )
-            self._send(request, 200 if path == "/" else 404, {"Content-Type": "text/plain; charset=utf-8"}, message)
+            self._send(
+                request,
+                200 if path == "/" else 404,
+                {"Content-Type": "text/plain; charset=utf-8", **DASHBOARD_HEADERS},
+                message,
+            )
             return
         candidate = (root / path.lstrip("/")).resolve()
         if not candidate.is_relative_to(root.resolve()) or not candidate.is_file():
             candidate = root / "index.html"  # client-side routes
         content_type = mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"
         cache = "no-cache" if candidate.name in ("index.html", "config.json") else "public, max-age=31536000"
-        self._send(request, 200, {"Content-Type": content_type, "Cache-Control": cache}, candidate.read_bytes())
+        headers = {"Content-Type": content_type, "Cache-Control": cache, **DASHBOARD_HEADERS}
+        self._send(request, 200, headers, candidate.read_bytes())
 
     def _send(
         self,

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,17 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 class Snapshotter:
-    def __init__(self, clients: Any, *, table_name: str, bucket_name: str, directory: Path) -> None:
+    def __init__(
+        self,
+        clients: Any,
+        *,
+        table_name: str,
+        bucket_name: str,
+        directory: Path,
+        on_save: Callable[[], None] | None = None,
+    ) -> None:
         self.clients = clients
+        self.on_save = on_save
         self.table_name = table_name
         self.bucket_name = bucket_name
         self.directory = directory
@@ -68,6 +78,8 @@ class Snapshotter:
             _atomic_write(self._manifest_file, json.dumps(manifest).encode())
             for key in previous.keys() - manifest.keys():
                 self._object_path(key).unlink(missing_ok=True)
+            if self.on_save is not None:
+                self.on_save()
 
     def _read_manifest(self) -> dict[str, dict[str, str]]:
         if not self._manifest_file.exists():

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from agentlab.aws import AwsClients
-from agentlab.local.aws import MOTO_CONFIG, create_resources, install_lambda_dispatch
+from agentlab.local.aws import ACCOUNT_ID, MOTO_CONFIG, create_resources, install_lambda_dispatch
+from agentlab.local.cognito import ID_STRATEGY_ENV, ensure_user_pool, restore_users, save_users
 from agentlab.local.functions import HandlerRegistry, LambdaContext
-from agentlab.local.gateway import S3_PREFIX, LocalGateway
+from agentlab.local.gateway import COGNITO_PREFIX, S3_PREFIX, LocalGateway
 from agentlab.local.snapshot import Snapshotter
 from agentlab.settings import CoreSettings
 from agentlab.store.orgs import OrgStore
@@ -56,6 +57,10 @@ class LocalStack:
         self._reaper_stop = threading.Event()
         self._api_lock = threading.Lock()
         self._sandbox: Any = None
+        self.user_pool_id = ""
+        self.user_pool_client_id = ""
+        self.region = "us-east-1"
+        self.restored_users = 0
 
     @property
     def url(self) -> str:
@@ -94,8 +99,11 @@ class LocalStack:
             max_api_body=limits.max_body_bytes * 2,
             max_upload_body=limits.max_upload_bytes + 65_536,
             event_stream=self._event_stream,
+            cognito_app=create_backend_app("cognito-idp"),
+            region=os.environ.get("AWS_REGION", "us-east-1"),
         )
         os.environ.update(self._environment(self.gateway.port))
+        os.environ.update(ID_STRATEGY_ENV)
         self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[call-overload]
         self._mock.start()
         self._undo_dispatch = install_lambda_dispatch(self.registry)
@@ -110,10 +118,18 @@ class LocalStack:
             registry=self.registry,
         )
         os.environ["AGENTLAB_AGENT_RUN_STATE_MACHINE_ARN"] = self.state_machines["agent_run"]
+        self._start_identity(clients, settings.region)
         self.snapshotter = Snapshotter(
-            clients, table_name=settings.table_name, bucket_name=settings.bucket_name, directory=config.data_dir
+            clients,
+            table_name=settings.table_name,
+            bucket_name=settings.bucket_name,
+            directory=config.data_dir,
+            on_save=self._save_users,
         )
         self.restored_items = self.snapshotter.restore()
+        self.restored_users = restore_users(
+            self._users_file, clients.cognito, region=settings.region, account_id=ACCOUNT_ID, pool_id=self.user_pool_id
+        )
         table = Table(lambda: clients.dynamodb, settings.table_name)
         self._fail_interrupted_runs(clients, table, settings.table_name)
         self._bootstrap(OrgStore(table))
@@ -172,6 +188,36 @@ class LocalStack:
                     "failed",
                     error={"code": "interrupted", "message": "the local stack stopped while this run was active"},
                 )
+
+    @property
+    def _users_file(self) -> Path:
+        return self.config.data_dir / "users.json"
+
+    def _start_identity(self, clients: AwsClients, region: str) -> None:
+        """The user pool (as the CDK stack makes it) and the settings that point the API at it."""
+        assert self.gateway is not None
+        self.user_pool_id, self.user_pool_client_id = ensure_user_pool(clients.cognito)
+        self.region = region
+        os.environ.update(
+            {
+                "AGENTLAB_COGNITO_USER_POOL_ID": self.user_pool_id,
+                "AGENTLAB_COGNITO_CLIENT_ID": self.user_pool_client_id,
+                # The same verification as in AWS, with the key set fetched over HTTP from moto's endpoint.
+                "AGENTLAB_COGNITO_JWKS_URL": f"{self.url}{COGNITO_PREFIX}/{self.user_pool_id}/.well-known/jwks.json",
+                "AGENTLAB_CORS_ORIGINS": self.url,
+            }
+        )
+        self.gateway.runtime_config.update(
+            {
+                "environment": "local",
+                "region": region,
+                "userPoolId": self.user_pool_id,
+                "userPoolClientId": self.user_pool_client_id,
+            }
+        )
+
+    def _save_users(self) -> None:
+        save_users(self._users_file, region=self.region, account_id=ACCOUNT_ID, pool_id=self.user_pool_id)
 
     def _bootstrap(self, orgs: OrgStore) -> None:
         """The org `default` and an admin key; only the key's hash is stored, the key itself goes to a 0600 file."""

@@ -3,7 +3,24 @@
 from agentlab.models.agent import Agent, AgentCreate, AgentLimits, AgentModels, AgentUpdate, AgentVersion
 from agentlab.models.common import Page, utc_now
 from agentlab.models.file import FileCreate, FileRecord, FileStatus, FileUpload
-from agentlab.models.org import ApiKeyRecord, Caller, Org, Role
+from agentlab.models.org import (
+    ROLES,
+    ApiKeyCreate,
+    ApiKeyIssued,
+    ApiKeyRecord,
+    ApiKeyView,
+    AuditRecord,
+    Caller,
+    Member,
+    MemberCreate,
+    MemberCreated,
+    MemberUpdate,
+    MemberView,
+    Org,
+    OrgCreate,
+    OrgQuotas,
+    Role,
+)
 from agentlab.models.run import (
     TERMINAL_STATUSES,
     Artifact,
@@ -21,6 +38,7 @@ from agentlab.models.run import (
 )
 
 __all__ = [
+    "ROLES",
     "TERMINAL_STATUSES",
     "Agent",
     "AgentCreate",
@@ -28,8 +46,12 @@ __all__ = [
     "AgentModels",
     "AgentUpdate",
     "AgentVersion",
+    "ApiKeyCreate",
+    "ApiKeyIssued",
     "ApiKeyRecord",
+    "ApiKeyView",
     "Artifact",
+    "AuditRecord",
     "Budget",
     "Caller",
     "EnvVar",
@@ -38,7 +60,14 @@ __all__ = [
     "FileStatus",
     "FileUpload",
     "Goal",
+    "Member",
+    "MemberCreate",
+    "MemberCreated",
+    "MemberUpdate",
+    "MemberView",
     "Org",
+    "OrgCreate",
+    "OrgQuotas",
     "Page",
     "Role",
     "Run",

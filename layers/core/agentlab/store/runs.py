@@ -11,6 +11,7 @@ from typing import Any
 from agentlab.errors import ConcurrentUpdate, Conflict, NotFound
 from agentlab.models import TERMINAL_STATUSES, Artifact, Run, RunError, Step, utc_now
 from agentlab.models.run import ALLOWED_TRANSITIONS
+from agentlab.store.limits import tokens_counter_op
 from agentlab.store.table import QueryPage, Table, entity_fields, pause_before_retry
 
 _MAX_WRITE_ATTEMPTS = 12
@@ -206,6 +207,12 @@ class RunStore:
                                 **step.model_dump(mode="json"),
                             },
                             condition="attribute_not_exists(PK)",
+                        ),
+                        # The org's monthly token total, for its quota, moves with the run's.
+                        *(
+                            [tokens_counter_op(self.table, org_id, tokens)]
+                            if (tokens := step.input_tokens + step.output_tokens)
+                            else []
                         ),
                     ]
                 )

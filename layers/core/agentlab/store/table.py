@@ -184,6 +184,87 @@ class Table:
             put["ExpressionAttributeNames"] = names
         return {"Put": put}
 
+    def add(self, pk: str, sk: str, attribute: str, amount: int, *, expires_at: int | None = None) -> int:
+        """Atomically add to a counter attribute (created at 0) and return its new value."""
+        expression = "ADD #n :amount"
+        values: dict[str, Any] = {":amount": amount}
+        if expires_at is not None:
+            expression += " SET expires_at = if_not_exists(expires_at, :ttl)"
+            values[":ttl"] = expires_at
+        response = self.client.update_item(
+            TableName=self.name,
+            Key=serialize({"PK": pk, "SK": sk}),
+            UpdateExpression=expression,
+            ExpressionAttributeNames={"#n": attribute},
+            ExpressionAttributeValues=serialize(values),
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(deserialize(response["Attributes"])[attribute])
+
+    def set_fields(self, pk: str, sk: str, fields: dict[str, Any], *, must_exist: bool = True) -> None:
+        """Set a few attributes of an item without reading it (no revision: for fields nobody else writes)."""
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":v{i}": value for i, value in enumerate(fields.values())}
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": serialize({"PK": pk, "SK": sk}),
+            "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": serialize(values),
+        }
+        if must_exist:
+            request["ConditionExpression"] = "attribute_exists(PK)"
+        try:
+            self.client.update_item(**request)
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise ConcurrentUpdate("the item no longer exists") from exc
+
+    def op_add(self, pk: str, sk: str, counters: dict[str, int], *, expires_at: int | None = None) -> dict[str, Any]:
+        """A transaction operation adding to counters (created at 0)."""
+        names = {f"#c{i}": name for i, name in enumerate(counters)}
+        values: dict[str, Any] = {f":c{i}": amount for i, amount in enumerate(counters.values())}
+        expression = "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(counters)))
+        if expires_at is not None:
+            expression += " SET expires_at = if_not_exists(expires_at, :ttl)"
+            values[":ttl"] = expires_at
+        return {
+            "Update": {
+                "TableName": self.name,
+                "Key": serialize({"PK": pk, "SK": sk}),
+                "UpdateExpression": expression,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": serialize(values),
+            }
+        }
+
+    def scan_matching(self, keep: Callable[[dict[str, Any]], bool]) -> Iterator[dict[str, Any]]:
+        """Every item `keep` accepts, by scanning the whole table: for rare whole-tenant operations only."""
+        request: dict[str, Any] = {"TableName": self.name, "ConsistentRead": True}
+        while True:
+            response = self.client.scan(**request)
+            for raw in response.get("Items", []):
+                item = deserialize(raw)
+                if keep(item):
+                    yield item
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def delete_many(self, keys: list[tuple[str, str]]) -> int:
+        """Delete items by key, 25 per batch, retrying what DynamoDB leaves unprocessed."""
+        for start in range(0, len(keys), 25):
+            requests = [
+                {"DeleteRequest": {"Key": serialize({"PK": pk, "SK": sk})}} for pk, sk in keys[start : start + 25]
+            ]
+            attempt = 0
+            while requests:
+                response = self.client.batch_write_item(RequestItems={self.name: requests})
+                requests = response.get("UnprocessedItems", {}).get(self.name, [])
+                if requests:
+                    pause_before_retry(attempt)
+                    attempt += 1
+        return len(keys)
+
     def op_delete(self, pk: str, sk: str, *, condition: str | None = None) -> dict[str, Any]:
         delete: dict[str, Any] = {"TableName": self.name, "Key": serialize({"PK": pk, "SK": sk})}
         if condition:

@@ -1,0 +1,131 @@
+"""Who may do what: every route names one action, every role a set of actions. The router consults this table
+before any route runs; a route missing from it cannot be reached (a test checks every route has an entry)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from agentlab.errors import Forbidden
+from agentlab.models import Caller, Role
+
+_VIEWER = frozenset({"me.read", "agents.read", "runs.read", "files.read"})
+_MEMBER = _VIEWER | {"runs.create", "runs.cancel", "files.write"}
+_OPERATOR = _MEMBER | {"agents.write", "runs.approve"}
+_ADMIN = _OPERATOR | {
+    "members.read",
+    "members.write",
+    "api_keys.read",
+    "api_keys.write",
+    "audit.read",
+    "providers.read",
+    "org.export",
+    "org.delete",
+}
+ROLE_ACTIONS: dict[Role, frozenset[str]] = {
+    "viewer": _VIEWER,
+    "member": frozenset(_MEMBER),
+    "operator": frozenset(_OPERATOR),
+    "admin": frozenset(_ADMIN),
+}
+# Actions only a platform admin (the local stack's bootstrap identity, or an operator of the deployment) may take.
+PLATFORM_ACTIONS = frozenset({"orgs.create"})
+# Routes anyone may call; `None` marks them in the table below.
+PUBLIC = None
+
+ROUTES: dict[tuple[str, str], str | None] = {
+    ("GET", "/v1/health"): PUBLIC,
+    ("GET", "/v1/openapi.json"): PUBLIC,
+    ("GET", "/v1/docs"): PUBLIC,
+    ("POST", "/v1/auth/login"): PUBLIC,
+    ("POST", "/v1/auth/refresh"): PUBLIC,
+    ("GET", "/v1/me"): "me.read",
+    # agents
+    ("POST", "/v1/agents"): "agents.write",
+    ("GET", "/v1/agents"): "agents.read",
+    ("GET", "/v1/agents/{agent_id}"): "agents.read",
+    ("PUT", "/v1/agents/{agent_id}"): "agents.write",
+    ("DELETE", "/v1/agents/{agent_id}"): "agents.write",
+    ("GET", "/v1/agents/{agent_id}/versions"): "agents.read",
+    # runs
+    ("POST", "/v1/runs"): "runs.create",
+    ("GET", "/v1/runs"): "runs.read",
+    ("GET", "/v1/runs/{run_id}"): "runs.read",
+    ("GET", "/v1/runs/{run_id}/steps"): "runs.read",
+    ("GET", "/v1/runs/{run_id}/artifacts"): "runs.read",
+    ("POST", "/v1/runs/{run_id}/cancel"): "runs.cancel",
+    ("POST", "/v1/runs/{run_id}/approve"): "runs.approve",
+    ("POST", "/v1/runs/{run_id}/reject"): "runs.approve",
+    # files
+    ("POST", "/v1/files"): "files.write",
+    ("POST", "/v1/files/{file_id}/complete"): "files.write",
+    ("GET", "/v1/files/{file_id}"): "files.read",
+    # people and keys
+    ("POST", "/v1/members"): "members.write",
+    ("GET", "/v1/members"): "members.read",
+    ("PATCH", "/v1/members/{member_id}"): "members.write",
+    ("DELETE", "/v1/members/{member_id}"): "members.write",
+    ("POST", "/v1/api-keys"): "api_keys.write",
+    ("GET", "/v1/api-keys"): "api_keys.read",
+    ("POST", "/v1/api-keys/{key_id}/rotate"): "api_keys.write",
+    ("DELETE", "/v1/api-keys/{key_id}"): "api_keys.write",
+    # org administration
+    ("GET", "/v1/audit"): "audit.read",
+    ("GET", "/v1/providers"): "providers.read",
+    ("POST", "/v1/orgs"): "orgs.create",
+    ("GET", "/v1/orgs/{org_id}/export"): "org.export",
+    ("DELETE", "/v1/orgs/{org_id}"): "org.delete",
+}
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    template: str
+    action: str | None
+    params: dict[str, str]
+
+    @property
+    def public(self) -> bool:
+        return self.action is None
+
+
+def _compile(template: str) -> re.Pattern[str]:
+    pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+    return re.compile(f"^{pattern}$")
+
+
+_COMPILED = [(method, template, _compile(template), action) for (method, template), action in ROUTES.items()]
+
+
+def match(method: str, path: str) -> RouteMatch | None:
+    method, path = method.upper(), (path.rstrip("/") or "/")
+    if method == "HEAD":
+        method = "GET"
+    for route_method, template, pattern, action in _COMPILED:
+        if route_method == method and (found := pattern.match(path)):
+            return RouteMatch(template, action, found.groupdict())
+    return None
+
+
+def path_exists(path: str) -> bool:
+    path = path.rstrip("/") or "/"
+    return any(pattern.match(path) for _, _, pattern, _ in _COMPILED)
+
+
+def actions_for(caller: Caller) -> list[str]:
+    allowed = set(ROLE_ACTIONS[caller.role])
+    if caller.platform_admin:
+        allowed |= PLATFORM_ACTIONS
+    return sorted(allowed)
+
+
+def authorize(caller: Caller, action: str) -> None:
+    if action in PLATFORM_ACTIONS:
+        if not caller.platform_admin:
+            raise Forbidden("only a platform admin may do this")
+        return
+    if action not in ROLE_ACTIONS[caller.role]:
+        needed = next(
+            (role for role in ("viewer", "member", "operator", "admin") if action in ROLE_ACTIONS[role]), "admin"
+        )
+        raise Forbidden(f"'{action}' needs the {needed} role or higher; you are {caller.role}")

@@ -1,0 +1,105 @@
+"""Data rights for an org: export everything it owns as JSON, or delete everything it owns."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from agentlab.aws import AwsClients
+from agentlab.identity.cognito import Directory
+from agentlab.models import TERMINAL_STATUSES, Org, utc_now
+from agentlab.store.table import Table, entity_fields
+
+logger = logging.getLogger(__name__)
+
+_EXPORTED = {
+    "agent": "agents",
+    "agent_version": "agent_versions",
+    "run": "runs",
+    "step": "steps",
+    "artifact": "artifacts",
+    "file": "files",
+    "member": "members",
+    "api_key": "api_keys",
+}
+_NEVER_EXPORTED = {"key_hash", "script"}
+
+
+def _belongs_to(org_id: str) -> Any:
+    own_prefix = f"ORG#{org_id}"
+
+    def keep(item: dict[str, Any]) -> bool:
+        pk = str(item.get("PK", ""))
+        return (
+            pk == own_prefix
+            or pk.startswith(own_prefix + "#")
+            or pk in (f"AUDIT#{org_id}", f"QUOTA#{org_id}")
+            or item.get("org_id") == org_id
+        )
+
+    return keep
+
+
+def org_items(table: Table, org_id: str) -> list[dict[str, Any]]:
+    """Every item of the org: its partitions, its API keys and member pointers (which carry `org_id`), audit, quota."""
+    return list(table.scan_matching(_belongs_to(org_id)))
+
+
+def export_org(table: Table, org: Org) -> dict[str, Any]:
+    document: dict[str, Any] = {"org": org.model_dump(mode="json"), "exported_at": utc_now().isoformat()}
+    for name in _EXPORTED.values():
+        document[name] = []
+    for item in org_items(table, org.id):
+        section = _EXPORTED.get(str(item.get("entity")))
+        if section is None:
+            continue
+        fields = {k: v for k, v in entity_fields(item).items() if k not in _NEVER_EXPORTED}
+        document[section].append(fields)
+    for section in _EXPORTED.values():
+        document[section].sort(key=lambda entry: json.dumps([entry.get("run_id"), entry.get("id"), entry.get("seq")]))
+    return document
+
+
+def delete_org(
+    table: Table,
+    clients: AwsClients,
+    bucket: str,
+    org_id: str,
+    *,
+    directory: Directory | None,
+    stop_execution: Any | None = None,
+) -> dict[str, int]:
+    """Remove every item and object of the org; running executions are stopped first. Returns what was removed."""
+    items = org_items(table, org_id)
+    runs = [item for item in items if item.get("entity") == "run"]
+    for run in runs:
+        if run.get("status") not in TERMINAL_STATUSES and stop_execution is not None:
+            try:
+                stop_execution(str(run["id"]))
+            except Exception:  # the execution may have ended meanwhile; the run's items go regardless
+                logger.warning("could not stop the execution of run %s", run["id"], exc_info=True)
+    if directory is not None:
+        for member in (item for item in items if item.get("entity") == "member"):
+            directory.delete_user(str(member["email"]))
+    removed_objects = 0
+    prefixes = [f"orgs/{org_id}/", *(f"sandbox/{run['id']}/" for run in runs)]
+    s3 = clients.s3
+    for prefix in prefixes:
+        token: str | None = None
+        while True:
+            request: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+            if token:
+                request["ContinuationToken"] = token
+            listing = s3.list_objects_v2(**request)
+            objects = [{"Key": obj["Key"]} for obj in listing.get("Contents", [])]
+            if objects:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+                removed_objects += len(objects)
+            if not listing.get("IsTruncated"):
+                break
+            token = listing.get("NextContinuationToken")
+    # The org item goes last, so an interrupted deletion can be run again and finds the org still there.
+    keys = sorted(((str(i["PK"]), str(i["SK"])) for i in items), key=lambda key: key == (f"ORG#{org_id}", "META"))
+    table.delete_many(keys)
+    return {"items": len(keys), "objects": removed_objects, "runs": len(runs)}
