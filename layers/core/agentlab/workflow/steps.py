@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agentlab import metrics
 from agentlab.errors import AgentlabError
 from agentlab.ids import new_ulid
 from agentlab.llm.base import complete_with_fallback
@@ -76,6 +77,7 @@ def prepare(deps: StepDeps, ref: StepRef) -> dict[str, str]:
         )
     if run.status == "queued":
         deps.runs.transition(ref.org_id, ref.run_id, "running")
+        metrics.count("RunsStarted")
     return step_output(ref, "think")
 
 
@@ -159,6 +161,7 @@ def think(deps: StepDeps, ref: StepRef) -> dict[str, str]:
             "scripted": response.provider == "scripted",
         },
     )
+    metrics.model_usage(response.usage.input_tokens, response.usage.output_tokens, response.cost_usd)
     first = calls[0]
     if first.name not in agent.tools:
         reply(deps.transcript, ref, calls, f"the tool '{first.name}' is not enabled for this agent", is_error=True)
@@ -251,6 +254,7 @@ def _session(deps: StepDeps, run: Run, agent: Agent) -> Any:
     try:
         session = deps.sandbox.session(run.id, limits, {k: v.rendered() for k, v in run.env.items()})
     except SandboxUnavailable as exc:
+        metrics.count("SandboxFailures")
         raise SandboxStartError(str(exc)) from exc
     present = {f.path for f in session.list_files()}
     for file_id in run.file_ids:
@@ -315,6 +319,7 @@ def execute(deps: StepDeps, ref: StepRef) -> dict[str, str]:
         return _read_file(deps, ref, run, session, calls, limit_chars)
     code = str(call.arguments.get("code", ""))
     result = session.execute(code)
+    metrics.record("SandboxSeconds", result.duration_ms / 1000)
     seq_hint = run.step_count + 1
     artifacts = _store_artifacts(deps, run, session, result.files, seq_hint)
     deps.runs.append_step(
@@ -406,6 +411,7 @@ def evaluate(deps: StepDeps, ref: StepRef) -> dict[str, str]:
     if goal and goal.check:
         session = _session(deps, run, agent)
         result = session.execute(goal.check)
+        metrics.record("SandboxSeconds", result.duration_ms / 1000)
         check_ok = result.exit_code == 0
         detail["check"] = {
             "exit_code": result.exit_code,
@@ -419,6 +425,9 @@ def evaluate(deps: StepDeps, ref: StepRef) -> dict[str, str]:
     if goal and goal.criterion and met:
         judged_met, judged_reason, judge_detail = _judge(deps, run, agent, answer)
         detail["judge"] = judge_detail
+        metrics.model_usage(
+            judge_detail.get("input_tokens", 0), judge_detail.get("output_tokens", 0), judge_detail.get("cost_usd", 0.0)
+        )
         if not judged_met:
             met = False
             reasons.append(judged_reason)
@@ -509,12 +518,14 @@ def finalize(deps: StepDeps, ref: StepRef) -> dict[str, str]:
     """Every path ends here or in record_failure: the run gets a terminal status and its sandbox ends."""
     run = deps.runs.get(ref.org_id, ref.run_id)
     if run.status not in TERMINAL_STATUSES:
-        deps.runs.transition(
+        run = deps.runs.transition(
             ref.org_id,
             ref.run_id,
             "failed",
             error={"code": "no_outcome", "message": "the workflow ended without an outcome"},
         )
+    # Counted here, once per run that reaches the end of its workflow (record_failure counts the runs it ends).
+    metrics.run_ended(run.status)
     deps.sandbox.end(ref.run_id)
     return step_output(ref, "done")
 
@@ -532,6 +543,7 @@ def record_failure(deps: StepDeps, ref: StepRef, error: dict[str, Any]) -> dict[
     deps.runs.append_step(ref.org_id, ref.run_id, "error", detail={"code": name, "message": message})
     run = deps.runs.get(ref.org_id, ref.run_id)
     if run.status not in TERMINAL_STATUSES:
-        deps.runs.transition(ref.org_id, ref.run_id, "failed", error={"code": name, "message": message})
+        ended = deps.runs.transition(ref.org_id, ref.run_id, "failed", error={"code": name, "message": message})
+        metrics.run_ended(ended.status)
     deps.sandbox.end(ref.run_id)
     return step_output(ref, "failed")
