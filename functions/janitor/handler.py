@@ -1,0 +1,25 @@
+"""Scheduled every few minutes: stop idle sandbox tasks, fail runs stuck beyond their wall-clock budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from agentlab import metrics
+from agentlab.workflow.janitor import Janitor, JanitorSettings, build_janitor
+
+logger = Logger(service="agentlab-janitor")
+_janitor: list[Janitor] = []
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
+    if not _janitor:
+        settings = JanitorSettings()
+        metrics.configure(publish=settings.environment == "aws")
+        _janitor.append(build_janitor(settings))
+    try:
+        return _janitor[0].sweep().as_dict()
+    finally:
+        metrics.flush()

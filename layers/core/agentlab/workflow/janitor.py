@@ -1,0 +1,239 @@
+"""The janitor: a scheduled sweep that ends what the workflow could not.
+
+- Sandbox tasks are stopped when their run has ended (a cancelled run's execution is stopped before `finalize` can
+  end its session) or when nobody used them for `sandbox_idle_s` (the task's own idle timeout failed, or it hangs).
+  A task's last use is the newest object of its run's exchange under sandbox/<run_id>/.
+- Runs still active past their wall-clock budget (plus a grace for a cell in flight) are failed with reason `stuck`,
+  and so are active runs whose execution ended without ending them (a step that failed beyond every retry and
+  catch). Runs waiting for approval are left alone: the approval wait has its own timeout in the state machine.
+
+Runs are found through their executions, which are named after them and carry their org id: the table keeps runs per
+org, so asking Step Functions what is running is far cheaper than scanning every org's runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from agentlab import metrics
+from agentlab.errors import Conflict, NotFound
+from agentlab.models import TERMINAL_STATUSES, Run
+from agentlab.settings import CoreSettings
+from agentlab.store.agents import AgentStore
+from agentlab.store.runs import RunStore
+from agentlab.workflow.executions import execution_arn
+
+logger = logging.getLogger(__name__)
+
+STUCK = "stuck"
+ACTIVE_STATUSES = frozenset({"queued", "running"})
+ENDED_EXECUTION_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
+DESCRIBE_BATCH = 100  # ecs:DescribeTasks takes at most 100 tasks
+
+
+class JanitorSettings(CoreSettings):
+    cluster_arn: str = ""
+    # Longer than the sandbox's own idle timeout (900 s by default): the task normally ends itself first.
+    sandbox_idle_s: float = 1_200
+    # A step checks the wall-clock budget before it starts; a cell may then run for up to 900 s.
+    stuck_grace_s: float = 900
+    # How far back to look for executions that ended without ending their run.
+    ended_lookback_s: float = 3_600
+
+
+@dataclass
+class SweepReport:
+    tasks_stopped: list[str] = field(default_factory=list)
+    runs_failed: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"tasks_stopped": self.tasks_stopped, "runs_failed": self.runs_failed}
+
+
+class Janitor:
+    def __init__(
+        self,
+        settings: JanitorSettings,
+        *,
+        runs: RunStore,
+        agents: AgentStore,
+        ecs: Callable[[], Any],
+        s3: Callable[[], Any],
+        stepfunctions: Callable[[], Any],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.runs = runs
+        self.agents = agents
+        self._ecs = ecs
+        self._s3 = s3
+        self._sfn = stepfunctions
+        self._clock = clock
+        self._org_of_run: dict[str, str | None] = {}
+
+    def sweep(self) -> SweepReport:
+        report = SweepReport()
+        # Runs first: failing a stuck run also stops its task, which the task pass then no longer sees.
+        report.runs_failed = self.fail_stuck_runs()
+        report.tasks_stopped = self.stop_idle_tasks()
+        return report
+
+    # runs -----------------------------------------------------------------------------------------------------------
+    def fail_stuck_runs(self) -> list[str]:
+        if not self.settings.agent_run_state_machine_arn:
+            return []
+        failed: list[str] = []
+        now = self._clock()
+        for execution in self._executions("RUNNING"):
+            run = self._run_of(execution["executionArn"], execution["name"])
+            if run is None or run.status not in ACTIVE_STATUSES:
+                continue
+            budget_s = self._wall_budget_s(run)
+            started = run.started_at or run.created_at
+            if now - started > timedelta(seconds=budget_s + self.settings.stuck_grace_s):
+                elapsed = int((now - started).total_seconds())
+                message = f"still {run.status} {elapsed} s after it started; its wall-clock budget is {budget_s} s"
+                if self._fail(run, message):
+                    self._stop_execution(execution["executionArn"], message)
+                    failed.append(run.id)
+        oldest = now - timedelta(seconds=self.settings.ended_lookback_s)
+        for status in ENDED_EXECUTION_STATUSES:
+            for execution in self._executions(status):
+                stopped = execution.get("stopDate")
+                if stopped is not None and stopped < oldest:
+                    break  # newest first: everything after this ended earlier still
+                run = self._run_of(execution["executionArn"], execution["name"])
+                if run is None or run.status not in ACTIVE_STATUSES:
+                    continue
+                if self._fail(run, f"its workflow ended ({status}) without ending the run"):
+                    failed.append(run.id)
+        return failed
+
+    def _wall_budget_s(self, run: Run) -> int:
+        if run.budget.max_wall_s:
+            return run.budget.max_wall_s
+        try:
+            return self.agents.get_version(run.org_id, run.agent_id, run.agent_version).limits.max_wall_s
+        except NotFound:
+            from agentlab.models.agent import AgentLimits
+
+            return AgentLimits().max_wall_s
+
+    def _fail(self, run: Run, message: str) -> bool:
+        try:
+            self.runs.transition(
+                run.org_id, run.id, "failed", error={"code": STUCK, "message": message}, only_from=ACTIVE_STATUSES
+            )
+        except Conflict:
+            return False  # it moved on meanwhile (ended, or parked for approval)
+        self.runs.append_step(run.org_id, run.id, "error", detail={"code": STUCK, "message": message})
+        logger.warning("failed a stuck run", extra={"run_id": run.id, "org_id": run.org_id, "reason": message})
+        metrics.count("RunsStuck")
+        metrics.run_ended("failed")
+        return True
+
+    def _stop_execution(self, arn: str, cause: str) -> None:
+        client = self._sfn()
+        try:
+            client.stop_execution(executionArn=arn, error="RunStuck", cause=cause[:32_000])
+        except client.exceptions.ExecutionDoesNotExist:
+            return
+
+    def _executions(self, status: str) -> Iterator[dict[str, Any]]:
+        paginator = self._sfn().get_paginator("list_executions")
+        for page in paginator.paginate(stateMachineArn=self.settings.agent_run_state_machine_arn, statusFilter=status):
+            yield from page.get("executions", [])
+
+    def _run_of(self, arn: str, run_id: str) -> Run | None:
+        """The run an execution drives; its org comes from the execution's input."""
+        org_id = self._org_of_run.get(run_id)
+        if run_id not in self._org_of_run:
+            client = self._sfn()
+            try:
+                described = client.describe_execution(executionArn=arn)
+                org_id = str(json.loads(described.get("input") or "{}").get("org_id") or "") or None
+            except client.exceptions.ExecutionDoesNotExist:
+                org_id = None
+            self._org_of_run[run_id] = org_id
+        if org_id is None:
+            return None
+        try:
+            return self.runs.get(org_id, run_id)
+        except NotFound:
+            return None
+
+    # sandbox tasks --------------------------------------------------------------------------------------------------
+    def stop_idle_tasks(self) -> list[str]:
+        if not self.settings.cluster_arn:
+            return []
+        stopped: list[str] = []
+        now = self._clock()
+        for task in self._running_tasks():
+            run_id = task.get("startedBy") or ""
+            if not run_id:
+                continue  # not started by the sandbox backend
+            reason = self._why_stop(task, run_id, now)
+            if reason is None:
+                continue
+            self._ecs().stop_task(cluster=self.settings.cluster_arn, task=task["taskArn"], reason=reason[:255])
+            logger.info("stopped a sandbox task", extra={"run_id": run_id, "task": task["taskArn"], "reason": reason})
+            metrics.count("SandboxTasksStopped")
+            stopped.append(task["taskArn"])
+        return stopped
+
+    def _why_stop(self, task: dict[str, Any], run_id: str, now: datetime) -> str | None:
+        if self.settings.agent_run_state_machine_arn:
+            arn = execution_arn(self.settings.agent_run_state_machine_arn, run_id)
+            run = self._run_of(arn, run_id)
+            if run is not None and run.status in TERMINAL_STATUSES:
+                return f"agentlab janitor: run {run_id} has ended ({run.status})"
+        last_used = self._last_used(run_id) or task.get("startedAt") or task.get("createdAt")
+        if last_used is None:
+            return None
+        idle = (now - last_used).total_seconds()
+        if idle > self.settings.sandbox_idle_s:
+            return f"agentlab janitor: idle for {int(idle)} s"
+        return None
+
+    def _last_used(self, run_id: str) -> datetime | None:
+        """When the host or the task last wrote to the run's exchange (cells, results, files)."""
+        newest: datetime | None = None
+        paginator = self._s3().get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.settings.bucket_name, Prefix=f"sandbox/{run_id}/"):
+            for item in page.get("Contents", []):
+                modified: datetime = item["LastModified"]
+                if newest is None or modified > newest:
+                    newest = modified
+        return newest
+
+    def _running_tasks(self) -> Iterator[dict[str, Any]]:
+        ecs = self._ecs()
+        cluster = self.settings.cluster_arn
+        arns: list[str] = []
+        for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster, desiredStatus="RUNNING"):
+            arns += page.get("taskArns", [])
+        for start in range(0, len(arns), DESCRIBE_BATCH):
+            described = ecs.describe_tasks(cluster=cluster, tasks=arns[start : start + DESCRIBE_BATCH])
+            yield from (t for t in described.get("tasks", []) if t.get("lastStatus") != "STOPPED")
+
+
+def build_janitor(settings: JanitorSettings) -> Janitor:
+    from agentlab.aws import AwsClients
+    from agentlab.sandbox.fargate import client_factory
+    from agentlab.store.table import Table
+
+    clients = AwsClients(settings)
+    table = Table(lambda: clients.dynamodb, settings.table_name)
+    return Janitor(
+        settings,
+        runs=RunStore(table),
+        agents=AgentStore(table),
+        ecs=client_factory("ecs", settings.region),
+        s3=lambda: clients.s3,
+        stepfunctions=lambda: clients.stepfunctions,
+    )

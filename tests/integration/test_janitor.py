@@ -1,0 +1,223 @@
+"""The janitor against moto: real ECS, S3, Step Functions and DynamoDB calls; time moves through its clock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from agentlab import metrics
+from agentlab.ids import new_ulid
+from agentlab.models import Run, utc_now
+from agentlab.models.agent import AgentCreate, AgentLimits
+from agentlab.store.agents import AgentStore
+from agentlab.store.runs import RunStore
+from agentlab.store.schema import create_table_request
+from agentlab.store.table import Table
+from agentlab.workflow.janitor import Janitor, JanitorSettings
+
+REGION = "us-east-1"
+TABLE = "agentlab-janitor"
+BUCKET = "agentlab-janitor-data"
+WALL_S = 60
+
+
+@dataclass
+class World:
+    ecs: Any
+    s3: Any
+    sfn: Any
+    runs: RunStore
+    agents: AgentStore
+    cluster: str
+    task_definition: str
+    state_machine: str
+    org_id: str
+    agent_id: str
+
+    def janitor(self, now: datetime) -> Janitor:
+        settings = JanitorSettings(
+            table_name=TABLE,
+            bucket_name=BUCKET,
+            agent_run_state_machine_arn=self.state_machine,
+            cluster_arn=self.cluster,
+            sandbox_idle_s=1_200,
+            stuck_grace_s=300,
+        )
+        return Janitor(
+            settings,
+            runs=self.runs,
+            agents=self.agents,
+            ecs=lambda: self.ecs,
+            s3=lambda: self.s3,
+            stepfunctions=lambda: self.sfn,
+            clock=lambda: now,
+        )
+
+    def new_run(self, status: str = "running", *, max_wall_s: int | None = WALL_S) -> Run:
+        now = utc_now()
+        run_id = new_ulid()
+        run = Run.model_validate(
+            {
+                "id": run_id,
+                "org_id": self.org_id,
+                "agent_id": self.agent_id,
+                "agent_version": 1,
+                "thread_id": run_id,
+                "prompt": "plot a sine wave",
+                "status": "queued",
+                "budget": {"max_wall_s": max_wall_s} if max_wall_s else {},
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        self.runs.create(run)
+        self.sfn.start_execution(
+            stateMachineArn=self.state_machine, name=run_id, input=json.dumps({"org_id": self.org_id, "run_id": run_id})
+        )
+        if status != "queued":
+            self.runs.transition(self.org_id, run_id, "running")
+        if status not in ("queued", "running"):
+            self.runs.transition(self.org_id, run_id, status)
+        return self.runs.get(self.org_id, run_id)
+
+    def start_task(self, run_id: str) -> str:
+        task = self.ecs.run_task(
+            cluster=self.cluster, taskDefinition=self.task_definition, launchType="FARGATE", startedBy=run_id
+        )
+        arn: str = task["tasks"][0]["taskArn"]
+        # The host's first cell: the exchange was used just now.
+        self.s3.put_object(Bucket=BUCKET, Key=f"sandbox/{run_id}/cells/1.json", Body=b'{"code": "1"}')
+        return arn
+
+    def running_tasks(self) -> set[str]:
+        return set(self.ecs.list_tasks(cluster=self.cluster, desiredStatus="RUNNING")["taskArns"])
+
+    def execution_status(self, run_id: str) -> str:
+        arn = self.state_machine.replace(":stateMachine:", ":execution:") + f":{run_id}"
+        return str(self.sfn.describe_execution(executionArn=arn)["status"])
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    from moto import mock_aws
+    from moto.moto_api import state_manager
+
+    with mock_aws():
+        # Tasks stay RUNNING however often they are described (moto advances them by default).
+        state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10_000})
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(**create_table_request(TABLE))
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET)
+        ecs = boto3.client("ecs", region_name=REGION)
+        cluster = ecs.create_cluster(clusterName="sandbox")["cluster"]["clusterArn"]
+        task_definition = ecs.register_task_definition(
+            family="sandbox",
+            networkMode="bridge",  # moto cannot place awsvpc tasks; the janitor never starts any
+            containerDefinitions=[{"name": "sandbox", "image": "sandbox", "cpu": 1024, "memory": 2048}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        state_machine = sfn.create_state_machine(
+            name="agent-run",
+            definition=json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Pass", "End": True}}}),
+            roleArn="arn:aws:iam::123456789012:role/agent-run",
+        )["stateMachineArn"]
+        table = Table(lambda: dynamodb, TABLE)
+        agents = AgentStore(table)
+        org_id = new_ulid()
+        agent = agents.create(org_id, AgentCreate(name="analyst", limits=AgentLimits(max_wall_s=600)))
+        metrics.flush()
+        try:
+            yield World(
+                ecs, s3, sfn, RunStore(table), agents, cluster, task_definition, state_machine, org_id, agent.id
+            )
+        finally:
+            metrics.flush()
+            state_manager.unset_transition("ecs::task")
+
+
+def later(seconds: float) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+def test_a_run_past_its_wall_clock_budget_is_failed_as_stuck(world: World) -> None:
+    stuck = world.new_run()
+    task = world.start_task(stuck.id)
+
+    report = world.janitor(later(WALL_S + 300 + 5)).sweep()
+
+    assert report.runs_failed == [stuck.id]
+    run = world.runs.get(world.org_id, stuck.id)
+    assert run.status == "failed"
+    assert run.error is not None and run.error.code == "stuck"
+    steps = world.runs.list_steps(world.org_id, stuck.id).items
+    assert [(s.type, s.detail["code"]) for s in steps] == [("error", "stuck")]
+    assert world.execution_status(stuck.id) == "ABORTED"
+    # Its sandbox task goes too: the run has ended.
+    assert report.tasks_stopped == [task]
+    assert task not in world.running_tasks()
+    assert {"RunsStuck", "RunsFailed", "SandboxTasksStopped"} <= {d.name for d in metrics.pending()}
+
+
+def test_runs_within_budget_or_waiting_for_approval_are_left_alone(world: World) -> None:
+    young = world.new_run()
+    parked = world.new_run("waiting_approval")
+    # No run budget: the agent's (600 s) applies, not the default.
+    agent_budget = world.new_run(max_wall_s=None)
+
+    report = world.janitor(later(WALL_S + 300 - 30)).sweep()
+    assert report.runs_failed == []
+
+    report = world.janitor(later(600 + 300 - 30)).sweep()
+    assert young.id in report.runs_failed
+    assert parked.id not in report.runs_failed and agent_budget.id not in report.runs_failed
+    assert world.runs.get(world.org_id, parked.id).status == "waiting_approval"
+    assert world.runs.get(world.org_id, agent_budget.id).status == "running"
+    assert world.execution_status(parked.id) == "RUNNING"
+
+
+def test_an_active_run_whose_execution_ended_is_failed(world: World) -> None:
+    orphan = world.new_run()
+    finished = world.new_run("succeeded")
+    for run in (orphan, finished):
+        arn = world.state_machine.replace(":stateMachine:", ":execution:") + f":{run.id}"
+        world.sfn.stop_execution(executionArn=arn, error="Lost", cause="the step died")
+
+    report = world.janitor(later(5)).sweep()
+
+    assert report.runs_failed == [orphan.id]
+    run = world.runs.get(world.org_id, orphan.id)
+    assert run.status == "failed" and run.error is not None and "ABORTED" in run.error.message
+    assert world.runs.get(world.org_id, finished.id).status == "succeeded"
+
+
+def test_idle_sandbox_tasks_are_stopped_and_busy_ones_kept(world: World) -> None:
+    run = world.new_run(max_wall_s=3_600)
+    task = world.start_task(run.id)
+
+    assert world.janitor(later(600)).sweep().tasks_stopped == []
+    assert task in world.running_tasks()
+
+    report = world.janitor(later(1_200 + 60)).sweep()
+
+    assert report.tasks_stopped == [task]
+    assert task not in world.running_tasks()
+    assert world.runs.get(world.org_id, run.id).status == "running"
+
+
+def test_tasks_of_ended_runs_are_stopped_at_once_and_foreign_tasks_are_ignored(world: World) -> None:
+    ended = world.new_run("cancelled")
+    task = world.start_task(ended.id)
+    foreign = world.ecs.run_task(cluster=world.cluster, taskDefinition=world.task_definition, launchType="FARGATE")
+    foreign_arn = foreign["tasks"][0]["taskArn"]
+
+    report = world.janitor(later(1)).sweep()
+
+    assert report.tasks_stopped == [task]
+    assert world.running_tasks() == {foreign_arn}
