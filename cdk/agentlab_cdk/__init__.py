@@ -1,0 +1,1 @@
+"""The agentlab CDK app: one stack that composes one construct per concern."""

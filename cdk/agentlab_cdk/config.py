@@ -1,0 +1,83 @@
+"""What a deployment is configured by (CDK context), and the named constants the constructs share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+STATEMACHINES_DIR = REPO_ROOT / "statemachines"
+SANDBOX_TASK_DIR = REPO_ROOT / "sandbox-task"
+
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+ARCHITECTURE = lambda_.Architecture.ARM_64
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+API_TIMEOUT = Duration.seconds(29)  # API Gateway's integration timeout
+STEP_TIMEOUT = Duration.minutes(15)  # a cell may run up to 900 s, and the result upload comes after it
+JANITOR_TIMEOUT = Duration.minutes(5)
+JANITOR_RATE = Duration.minutes(5)
+API_MEMORY_MB = 1_024
+STEP_MEMORY_MB = 1_024
+DEFAULT_BEDROCK_MODEL_IDS = ("us.anthropic.claude-sonnet-4-5-20250929-v1:0",)
+CONFIG_JSON = "config.json"
+
+
+class FrontendNotBuilt(RuntimeError):
+    """The dashboard has not been built, so there is nothing to host."""
+
+
+class LayerNotBuilt(RuntimeError):
+    """The Lambda layer has not been built for the target platform."""
+
+
+def _as_list(value: Any, default: tuple[str, ...]) -> tuple[str, ...]:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return tuple(str(item) for item in value)
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """Context values (`cdk.json`, or `-c name=value`) that shape one deployment."""
+
+    stage: str = "dev"
+    layer_dir: Path = REPO_ROOT / "build" / "layer"
+    frontend_dist: Path = REPO_ROOT / "frontend" / "dist"
+    bedrock_model_ids: tuple[str, ...] = DEFAULT_BEDROCK_MODEL_IDS
+    alarm_email: str | None = None
+    api_rate_limit: int = 50
+    api_burst_limit: int = 100
+
+    @property
+    def is_prod(self) -> bool:
+        return self.stage == "prod"
+
+    @classmethod
+    def from_context(cls, node: Any) -> DeployConfig:
+        def get(name: str) -> Any:
+            return node.try_get_context(name)
+
+        def path(name: str, default: Path) -> Path:
+            value = get(name)
+            if not value:
+                return default
+            candidate = Path(str(value))
+            return candidate if candidate.is_absolute() else REPO_ROOT / candidate
+
+        return cls(
+            stage=str(get("stage") or "dev"),
+            layer_dir=path("layerDir", cls.layer_dir),
+            frontend_dist=path("frontendDist", cls.frontend_dist),
+            bedrock_model_ids=_as_list(get("bedrockModelIds"), DEFAULT_BEDROCK_MODEL_IDS),
+            alarm_email=get("alarmEmail") or None,
+            api_rate_limit=int(get("apiRateLimit") or cls.api_rate_limit),
+            api_burst_limit=int(get("apiBurstLimit") or cls.api_burst_limit),
+        )

@@ -1,0 +1,67 @@
+"""Data-service grants with their actions spelled out: no `*` in an action on DynamoDB, S3 or Secrets Manager."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+
+from agentlab_cdk.nag import acknowledge, ref
+
+TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:ConditionCheckItem",
+)
+# Whole-tenant operations (an org's deletion) scan and batch-delete; only the API does those.
+TABLE_BULK_ACTIONS = ("dynamodb:Scan", "dynamodb:BatchWriteItem")
+
+
+def grant_table(role: iam.IRole, table: dynamodb.ITable, *, bulk: bool = False) -> None:
+    actions = [*TABLE_ACTIONS, *(TABLE_BULK_ACTIONS if bulk else ())]
+    # TransactWriteItems is authorised per item by the actions above; the call itself needs no grant of its own.
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=actions, resources=[table.table_arn, f"{table.table_arn}/index/*"])
+    )
+    acknowledge(
+        role,
+        "IAM5",
+        "The single-table design queries its GSI1-3 indexes; the grant names the table's indexes, nothing else.",
+        f"Resource::{ref(table)}/index/*",
+    )
+
+
+def grant_objects(
+    role: iam.IRole, bucket: s3.IBucket, prefix: str, *, delete: bool = False, list_: bool = False
+) -> None:
+    """Read and write objects under one prefix of the bucket (e.g. "orgs/", "sandbox/")."""
+    actions = ["s3:GetObject", "s3:PutObject", *(["s3:DeleteObject"] if delete else [])]
+    role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[bucket.arn_for_objects(f"{prefix}*")]))
+    if list_:
+        grant_not_found(role, bucket)
+    acknowledge(
+        role,
+        "IAM5",
+        f"Object keys under {prefix} carry org and run ids made at run time; the grant is limited to that prefix.",
+        f"Resource::{ref(bucket)}/{prefix}*",
+    )
+
+
+def grant_secret_read(role: iam.IRole, secret: secretsmanager.ISecret) -> None:
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], resources=[secret.secret_arn]
+        )
+    )
+
+
+def grant_not_found(role: iam.IRole, bucket: s3.IBucket) -> None:
+    """s3:ListBucket on the bucket, without an s3:prefix condition: S3 answers a GET of a missing key with 404
+    (NoSuchKey) only to callers allowed to list the bucket, and 403 to others. The sandbox exchange polls for objects
+    that do not exist yet (the next cell, its result, the stop marker) and tells them apart by that 404; a GET carries
+    no s3:prefix, so a prefix-conditioned grant would not count. It reveals key names, never contents."""
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))

@@ -1,0 +1,230 @@
+"""The workflows: one Standard state machine per statemachines/*.asl.json, its step functions, logs and traces."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from agentlab.llm.pricing import INFERENCE_PROFILE_PREFIXES, base_model_id
+from agentlab_cdk.config import LOG_RETENTION, STATEMACHINES_DIR, STEP_MEMORY_MB, STEP_TIMEOUT
+from agentlab_cdk.data import SANDBOX_PREFIX
+from agentlab_cdk.functions import LambdaFunctions, construct_name
+from agentlab_cdk.grants import grant_objects, grant_secret_read, grant_table
+from agentlab_cdk.nag import acknowledge, ref
+from agentlab_cdk.sandbox import Sandbox
+
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+FUNCTION_SUFFIX = "FunctionArn"
+ORG_OBJECTS = "orgs/"
+
+# What each step does besides reading and writing the table. A step not named here gets the table only.
+MODEL_STEPS = frozenset({"think", "evaluate"})
+BLOB_STEPS = frozenset({"think", "execute", "evaluate"})
+SANDBOX_STEPS = frozenset({"execute", "evaluate", "finalize", "record_failure"})
+TASK_TOKEN_STEPS = frozenset({"request_approval"})
+
+
+def placeholders(definition: str) -> set[str]:
+    return set(PLACEHOLDER.findall(definition))
+
+
+def function_of(placeholder: str) -> str | None:
+    """`RecordFailureFunctionArn` -> `record_failure` (the inverse of the local engine's placeholder_for)."""
+    if not placeholder.endswith(FUNCTION_SUFFIX):
+        return None
+    words = re.findall(r"[A-Z][a-z0-9]*", placeholder[: -len(FUNCTION_SUFFIX)])
+    return "_".join(word.lower() for word in words)
+
+
+def workflow_name(path: Path) -> str:
+    return path.name.removesuffix(".asl.json")
+
+
+def model_resources(stack: Stack, model_ids: tuple[str, ...]) -> list[str]:
+    """The Bedrock ARNs of the configured models: a cross-region profile and the foundation model it routes to."""
+    resources: list[str] = []
+    for model_id in model_ids:
+        base = base_model_id(model_id)
+        if model_id.startswith(INFERENCE_PROFILE_PREFIXES):
+            resources.append(stack.format_arn(service="bedrock", resource="inference-profile", resource_name=model_id))
+            # A profile routes to the model in any region of its geography.
+            resources.append(f"arn:{stack.partition}:bedrock:*::foundation-model/{base}")
+        else:
+            resources.append(
+                stack.format_arn(service="bedrock", account="", resource="foundation-model", resource_name=base)
+            )
+    return resources
+
+
+@dataclass(frozen=True)
+class OrchestrationInputs:
+    table: dynamodb.ITable
+    bucket: s3.IBucket
+    provider_secret: secretsmanager.ISecret
+    sandbox: Sandbox
+    bedrock_model_ids: tuple[str, ...]
+    is_prod: bool
+
+
+class Orchestration(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, functions: LambdaFunctions, inputs: OrchestrationInputs
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._functions = functions
+        self._inputs = inputs
+        self._removal = RemovalPolicy.RETAIN if inputs.is_prod else RemovalPolicy.DESTROY
+        self.definitions = {workflow_name(p): p.read_text() for p in sorted(STATEMACHINES_DIR.glob("*.asl.json"))}
+        self.state_machine_names = {name: self._state_machine_name(name) for name in self.definitions}
+        self.steps: dict[str, lambda_.Function] = {}
+        for definition in self.definitions.values():
+            for placeholder in sorted(placeholders(definition)):
+                name = function_of(placeholder)
+                if name is not None and name not in self.steps:
+                    self.steps[name] = self._add_step(name)
+        self.state_machines = {name: self._add_state_machine(name, text) for name, text in self.definitions.items()}
+
+    @property
+    def default_model_ref(self) -> str:
+        ids = self._inputs.bedrock_model_ids
+        return f"bedrock:{ids[0]}" if ids else "scripted"
+
+    def _state_machine_name(self, workflow: str) -> str:
+        return f"{Stack.of(self).stack_name}-{workflow.replace('_', '-')}"
+
+    def state_machine_arn(self, workflow: str) -> str:
+        """Spelled from the fixed name, so the steps can be granted on it without a reference cycle."""
+        return Stack.of(self).format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=self.state_machine_names[workflow],
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    # steps ----------------------------------------------------------------------------------------------------------
+    def _add_step(self, name: str) -> lambda_.Function:
+        inputs = self._inputs
+        environment = {
+            "AGENTLAB_TABLE_NAME": inputs.table.table_name,
+            "AGENTLAB_BUCKET_NAME": inputs.bucket.bucket_name,
+            "AGENTLAB_DEFAULT_MODEL_REF": self.default_model_ref,
+            **inputs.sandbox.environment,
+        }
+        if name in MODEL_STEPS:
+            environment["AGENTLAB_PROVIDER_SECRET_ARN"] = inputs.provider_secret.secret_arn
+            if inputs.bedrock_model_ids:
+                environment["AGENTLAB_BEDROCK_MODEL_ID"] = inputs.bedrock_model_ids[0]
+        function = self._functions.add(
+            self,
+            name,
+            description=f"agentlab workflow step: {name}",
+            environment=environment,
+            timeout=STEP_TIMEOUT,
+            memory_mb=STEP_MEMORY_MB,
+        )
+        role = function.role
+        assert role is not None
+        grant_table(role, inputs.table)
+        if name in BLOB_STEPS:
+            grant_objects(role, inputs.bucket, ORG_OBJECTS)
+        if name in SANDBOX_STEPS:
+            grant_objects(role, inputs.bucket, SANDBOX_PREFIX, delete=True, list_=True)
+            inputs.sandbox.grant_run_tasks(role)
+        if name in MODEL_STEPS:
+            self._grant_models(role)
+            grant_secret_read(role, inputs.provider_secret)
+        if name in TASK_TOKEN_STEPS:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
+                    resources=[self.state_machine_arn(w) for w in self.definitions],
+                )
+            )
+        return function
+
+    def _grant_models(self, role: iam.IRole) -> None:
+        resources = model_resources(Stack.of(self), self._inputs.bedrock_model_ids)
+        if not resources:
+            return
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], resources=resources
+            )
+        )
+        for model_id in self._inputs.bedrock_model_ids:
+            if model_id.startswith(INFERENCE_PROFILE_PREFIXES):
+                acknowledge(
+                    role,
+                    "IAM5",
+                    "A cross-region inference profile routes to its foundation model in any region of its geography; "
+                    "the grant names that one model only.",
+                    f"Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/{base_model_id(model_id)}",
+                )
+
+    # state machines -------------------------------------------------------------------------------------------------
+    def _substitutions(self, workflow: str, definition: str) -> dict[str, str]:
+        known = {
+            "TableName": self._inputs.table.table_name,
+            "BucketName": self._inputs.bucket.bucket_name,
+            **{f"{construct_name(n)}StateMachineArn": self.state_machine_arn(n) for n in self.definitions},
+        }
+        values: dict[str, str] = {}
+        for placeholder in sorted(placeholders(definition)):
+            name = function_of(placeholder)
+            if name is not None:
+                values[placeholder] = self.steps[name].function_arn
+            elif placeholder in known:
+                values[placeholder] = known[placeholder]
+            else:
+                raise ValueError(f"statemachines/{workflow}.asl.json: no substitution for ${{{placeholder}}}")
+        return values
+
+    def _add_state_machine(self, workflow: str, definition: str) -> sfn.StateMachine:
+        base = construct_name(workflow)
+        log_group = logs.LogGroup(
+            self,
+            f"{base}Logs",
+            log_group_name=f"/aws/vendedlogs/states/{self.state_machine_names[workflow]}",
+            retention=LOG_RETENTION,
+            removal_policy=self._removal,
+        )
+        state_machine = sfn.StateMachine(
+            self,
+            f"{base}StateMachine",
+            state_machine_name=self.state_machine_names[workflow],
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_string(definition),
+            definition_substitutions=self._substitutions(workflow, definition),
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            tracing_enabled=True,
+        )
+        for placeholder in placeholders(definition):
+            name = function_of(placeholder)
+            if name is None:
+                continue
+            step = self.steps[name]
+            step.grant_invoke(state_machine)
+            acknowledge(
+                state_machine,
+                "IAM5",
+                "Lambda's invoke grant covers the function's versions and aliases (<arn>:*) next to the function.",
+                f"Resource::{ref(step)}:*",
+            )
+        acknowledge(
+            state_machine,
+            "IAM5",
+            "CloudWatch Logs delivery and X-Ray actions of a state machine accept no resource but '*'.",
+            "Resource::*",
+        )
+        return state_machine
