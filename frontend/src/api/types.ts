@@ -1,0 +1,229 @@
+// Shapes of the agentlab API (layers/core/agentlab/models and the identity contract).
+
+export type RunStatus =
+  | "queued"
+  | "running"
+  | "waiting_approval"
+  | "succeeded"
+  | "failed"
+  | "cancelled"
+  | "budget_exceeded";
+export const RUN_STATUSES: RunStatus[] = [
+  "queued",
+  "running",
+  "waiting_approval",
+  "succeeded",
+  "failed",
+  "cancelled",
+  "budget_exceeded",
+];
+export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(["succeeded", "failed", "cancelled", "budget_exceeded"]);
+
+export type StepType = "think" | "critique" | "execute" | "evaluate" | "approval" | "error";
+export type EnvType = "str" | "int" | "float" | "bool" | "json";
+export type Role = "admin" | "operator" | "member" | "viewer";
+export const ROLES: Role[] = ["viewer", "member", "operator", "admin"];
+export type ToolName = "python" | "list_files" | "read_file" | "request_approval" | "finish";
+export const ALL_TOOLS: ToolName[] = ["python", "list_files", "read_file", "request_approval", "finish"];
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+export interface EnvVar {
+  type: EnvType;
+  value: unknown;
+}
+
+export interface Goal {
+  criterion?: string | null;
+  check?: string | null;
+}
+
+export interface Budget {
+  max_steps?: number | null;
+  max_tokens?: number | null;
+  max_cost_usd?: number | null;
+  max_wall_s?: number | null;
+}
+
+export interface ScriptAction {
+  tool: "python" | "request_approval" | "finish";
+  code?: string;
+  reason?: string;
+  answer?: string;
+}
+
+export interface Usage {
+  steps: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+  sandbox_s: number;
+}
+
+export interface Run {
+  id: string;
+  org_id: string;
+  agent_id: string;
+  agent_version: number;
+  thread_id: string;
+  prompt: string;
+  file_ids: string[];
+  env: Record<string, EnvVar>;
+  goal: Goal | null;
+  budget: Budget;
+  script: ScriptAction[] | null;
+  status: RunStatus;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  usage: Usage;
+  error: { code: string; message: string } | null;
+  result: string | null;
+  isolation: string | null;
+  created_by: string;
+  revision: number;
+  step_count: number;
+}
+
+export interface RunCreate {
+  agent_id: string;
+  prompt: string;
+  thread_id?: string;
+  file_ids?: string[];
+  env?: Record<string, EnvVar>;
+  goal?: Goal;
+  budget?: Budget;
+  script?: ScriptAction[];
+}
+
+export interface Step {
+  run_id: string;
+  seq: number;
+  type: StepType;
+  created_at: string;
+  duration_ms: number;
+  model_id: string | null;
+  provider: string | null;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+  sandbox_s: number;
+  detail: Record<string, unknown>;
+}
+
+export interface Artifact {
+  id: string;
+  run_id: string;
+  name: string;
+  content_type: string;
+  size: number;
+  step_seq: number | null;
+  created_at: string;
+  url: string | null;
+}
+
+export interface AgentModels {
+  reasoning: string[];
+  code: string[];
+  vision: string[];
+}
+
+export interface AgentLimits {
+  max_steps: number;
+  max_tokens: number;
+  max_cost_usd: number;
+  max_wall_s: number;
+  cell_timeout_s: number;
+  sandbox_cpu: number;
+  sandbox_memory_mb: number;
+}
+
+export interface AgentSpec {
+  name: string;
+  description: string;
+  system_prompt: string;
+  models: AgentModels;
+  tools: ToolName[];
+  limits: AgentLimits;
+  critic: { allow_imports: string[]; forbid_imports: string[] };
+}
+
+export interface Agent extends AgentSpec {
+  id: string;
+  org_id: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface FileRecord {
+  id: string;
+  name: string;
+  content_type: string;
+  size: number;
+  status: "pending" | "ready" | "rejected";
+  created_at: string;
+  error: string | null;
+}
+
+export interface FileCreated {
+  file: FileRecord;
+  upload: { url: string; fields: Record<string, string>; expires_in_s: number };
+}
+
+export interface Me {
+  identity: string;
+  kind: "user" | "api_key";
+  org_id: string;
+  org_name: string;
+  role: Role;
+  platform_admin: boolean;
+  email: string | null;
+  actions: string[];
+}
+
+export interface Tokens {
+  access_token: string;
+  id_token: string | null;
+  refresh_token: string | null;
+  expires_in: number;
+  token_type: string;
+}
+
+export interface Member {
+  id: string;
+  email: string;
+  role: Role;
+  created_at: string;
+  password?: string;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  role: Role;
+  prefix: string;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked: boolean;
+  key?: string;
+}
+
+export interface Provider {
+  name: string;
+  configured: boolean;
+  healthy: boolean | null;
+  detail: string | null;
+  models: string[];
+  default: boolean;
+}
+
+export interface Deleted {
+  id: string;
+  deleted: boolean;
+}
