@@ -1,0 +1,297 @@
+"""The dashboard in headless Chromium against the local stack started as `make dev` starts it.
+
+One stack and one browser for the module; each test has its own browser context (its own session).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from dashboard_browser import (
+    CHROMIUM_ARGS,
+    DIST,
+    PASSWORD,
+    SCREENSHOTS,
+    chromium_path,
+    create_member,
+    missing_browser_reason,
+)
+from run_checks import wait_for
+from stack_process import LocalStackProcess, free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+_SKIP = missing_browser_reason()
+if _SKIP:
+    pytest.skip(_SKIP, allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+ADMIN = "admin@dashboard.test"
+VIEWER = "viewer@dashboard.test"
+CSV = b"month,sales\nJan,10\nFeb,14\nMar,9\n"
+TERMINAL = {"succeeded", "failed", "cancelled", "budget_exceeded"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStackProcess]:
+    if not (DIST / "index.html").is_file():
+        pytest.fail("the dashboard is not built: run `make frontend` (make test builds it)")
+    process = LocalStackProcess(tmp_path_factory.mktemp("dashboard") / "data", free_port())
+    process.start()
+    try:
+        with process.client() as client:
+            create_member(client, ADMIN, "admin")
+            create_member(client, VIEWER, "viewer")
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def api(stack: LocalStackProcess) -> Iterator[httpx.Client]:
+    with stack.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(30_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def sign_in(page: Page, stack: LocalStackProcess, email: str) -> None:
+    page.goto(stack.url + "/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Runs")).to_be_visible()
+    expect(page.get_by_role("banner")).to_contain_text(email)
+
+
+def scripted_agent(api: httpx.Client, name: str) -> dict[str, Any]:
+    found = api.get("/v1/agents", params={"name": name}).json()["items"]
+    if found:
+        return found[0]
+    created = api.post("/v1/agents", json={"name": name, "models": {"reasoning": ["scripted"]}})
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+def start_scripted_run(api: httpx.Client, prompt: str, script: list[dict[str, str]]) -> dict[str, Any]:
+    agent = scripted_agent(api, "e2e-scripted")
+    created = api.post("/v1/runs", json={"agent_id": agent["id"], "prompt": prompt, "script": script})
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+def drop_file(page: Page, name: str, mime: str, data: bytes) -> None:
+    """Drag and drop a file onto the drop zone, as a person dropping it from their desktop."""
+    page.get_by_test_id("dropzone").evaluate(
+        """(zone, [name, mime, bytes]) => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([new Uint8Array(bytes)], name, { type: mime }));
+            for (const type of ["dragenter", "dragover", "drop"]) {
+                zone.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: transfer }));
+            }
+        }""",
+        [name, mime, list(data)],
+    )
+
+
+def test_sign_in_create_an_agent_and_watch_a_csv_run_to_its_chart(
+    page: Page, stack: LocalStackProcess, api: httpx.Client
+) -> None:
+    # Given an admin signed in through the form
+    sign_in(page, stack, ADMIN)
+
+    # When they create an agent on the scripted model
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Agents").click()
+    page.get_by_role("link", name="New agent").click()
+    page.get_by_label("Name").fill("e2e-analyst")
+    page.get_by_label("Description").fill("Charts CSV files")
+    page.get_by_label("Reasoning models").fill("scripted")
+    page.get_by_role("button", name="Create agent").click()
+    expect(page.get_by_role("heading", name="Version history")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Version 1 ·"))).to_be_visible()
+    agent = api.get("/v1/agents", params={"name": "e2e-analyst"}).json()["items"][0]
+    assert agent["models"]["reasoning"] == ["scripted"] and agent["description"] == "Charts CSV files"
+
+    # And start a run on it with a CSV dropped onto the form
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="New run").click()
+    page.get_by_label("Agent").select_option(label="e2e-analyst")
+    page.get_by_label("Prompt").fill("Summarise this CSV and chart it")
+    drop_file(page, "sales.csv", "text/csv", CSV)
+    expect(page.get_by_text("Ready")).to_be_visible()
+    drop_file(page, "notes.pdf", "application/pdf", b"%PDF-1.7\n")
+    expect(page.get_by_text(re.compile(r"notes\.pdf: only PNG"))).to_be_visible()
+    page.get_by_role("button", name="Remove notes.pdf").click()
+    page.get_by_label(re.compile("^Python check")).fill('from pathlib import Path\nassert Path("chart.png").is_file()')
+    page.evaluate("window.__sameDocument = true")
+    page.get_by_role("button", name="Start run").click()
+    page.wait_for_url(re.compile(r"/runs/[0-9A-Z]{26}$"))
+    run_id = page.url.rsplit("/", 1)[1]
+
+    # Then the steps arrive on the page without a reload, ending with the goal evaluation
+    steps = page.get_by_role("listitem", name=re.compile(r"^Step \d+:"))
+    counts: list[int] = []
+    for _ in range(600):
+        counts.append(steps.count())
+        if page.get_by_role("listitem", name=re.compile(r"Evaluate goal$")).count():
+            break
+        page.wait_for_timeout(100)
+    expect(page.locator(".page-head .badge").first).to_have_text("succeeded")
+    assert page.evaluate("window.__sameDocument") is True
+    final_count = steps.count()
+    assert any(0 < count < final_count for count in counts), counts  # some steps were shown before the last arrived
+    expect(page.get_by_role("listitem", name=re.compile(r"^Step \d+: Execute$")).first).to_contain_text("3 rows")
+    expect(page.get_by_text("scripted model").first).to_be_visible()
+    evaluation = page.get_by_role("listitem", name=re.compile(r"^Step \d+: Evaluate goal$"))
+    expect(evaluation.locator(".badge")).to_have_text("met")
+    expect(evaluation).to_contain_text("Check exit code: 0")
+    stored = api.get(f"/v1/runs/{run_id}/steps").json()["items"]
+    assert final_count == len(stored)
+
+    # And the chart artifact is shown inline and can be downloaded
+    chart = page.get_by_role("img", name="Artifact chart.png")
+    expect(chart).to_be_visible()
+    chart.scroll_into_view_if_needed()
+    chart.element_handle().wait_for_element_state("stable")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=chart.element_handle())
+    href = page.get_by_role("link", name="Download chart.png").first.get_attribute("href")
+    assert href and httpx.get(href, timeout=30).content.startswith(b"\x89PNG")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "run-page.png"), full_page=True)
+
+    # And the runs list shows it without a reload
+    page.get_by_role("link", name="← Runs").click()
+    row = page.locator(f"tr[data-run-id='{run_id}']")
+    expect(row).to_contain_text("e2e-analyst")
+    expect(row).to_contain_text("succeeded")
+
+
+def test_cancel_a_long_run(page: Page, stack: LocalStackProcess, api: httpx.Client) -> None:
+    run = start_scripted_run(
+        api,
+        "sleep for a while",
+        [{"tool": "python", "code": "import time\ntime.sleep(60)"}, {"tool": "finish", "answer": "too late"}],
+    )
+    sign_in(page, stack, ADMIN)
+    page.goto(f"{stack.url}/runs/{run['id']}")
+    expect(page.get_by_role("listitem", name=re.compile(r"^Step \d+: Think$")).first).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="live")).to_be_visible()
+
+    page.get_by_role("button", name="Cancel run").click()
+
+    expect(page.locator(".page-head .badge").first).to_have_text("cancelled")
+    expect(page.get_by_role("button", name="Cancel run")).to_have_count(0)
+    expect(page.get_by_role("button", name="Rerun")).to_be_visible()
+    assert api.get(f"/v1/runs/{run['id']}").json()["status"] == "cancelled"
+
+
+def test_approve_a_paused_run(page: Page, stack: LocalStackProcess, api: httpx.Client) -> None:
+    run = start_scripted_run(
+        api,
+        "ask before finishing",
+        [
+            {"tool": "request_approval", "reason": "May I publish the report?"},
+            {"tool": "finish", "answer": "Published."},
+        ],
+    )
+    sign_in(page, stack, ADMIN)
+    page.goto(f"{stack.url}/runs/{run['id']}")
+    request = page.get_by_role("region", name="Waiting for approval")
+    expect(request).to_contain_text("May I publish the report?")
+
+    request.get_by_role("button", name="Approve…").click()
+    request.get_by_label("Comment (optional)").fill("looks good")
+    request.get_by_role("button", name="Confirm approval").click()
+
+    expect(page.locator(".page-head .badge").first).to_have_text("succeeded")
+    approval = page.get_by_role("listitem", name=re.compile(r"^Step \d+: Approval$"))
+    expect(approval).to_contain_text("approved")
+    expect(approval).to_contain_text("looks good")
+    final = wait_for(api, run["id"], TERMINAL)
+    assert final["status"] == "succeeded" and final["result"] == "Published."
+
+
+def test_a_viewer_cannot_start_runs(page: Page, stack: LocalStackProcess, api: httpx.Client) -> None:
+    run = start_scripted_run(api, "viewer check", [{"tool": "finish", "answer": "done"}])
+    wait_for(api, run["id"], TERMINAL)
+    sign_in(page, stack, VIEWER)
+
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Agents")).to_be_visible()
+    expect(nav.get_by_role("link", name="New run")).to_have_count(0)
+    expect(nav.get_by_role("link", name="Settings")).to_have_count(0)
+    expect(page.locator(f"tr[data-run-id='{run['id']}']")).to_be_visible()
+    expect(page.get_by_role("link", name="New run")).to_have_count(0)
+
+    page.goto(f"{stack.url}/runs/{run['id']}")
+    expect(page.locator(".page-head .badge").first).to_have_text("succeeded")
+    expect(page.get_by_role("main").get_by_role("button")).to_have_count(0)  # no Rerun, Cancel or Approve
+
+    page.goto(f"{stack.url}/runs/new")
+    expect(page.get_by_text("Your role cannot start runs.")).to_be_visible()
+    expect(page.get_by_role("button", name="Start run")).to_have_count(0)
+
+
+def test_an_admin_creates_an_api_key_once_and_revokes_it(page: Page, stack: LocalStackProcess) -> None:
+    sign_in(page, stack, ADMIN)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
+    form = page.get_by_role("form", name="Create an API key")
+    form.get_by_label("Name").fill("e2e-key")
+    form.get_by_label("Role").select_option("viewer")
+    form.get_by_role("button", name="Create key").click()
+    key = page.get_by_test_id("secret").inner_text()
+    assert key.startswith("al_")
+    me = httpx.get(f"{stack.url}/v1/me", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    assert me.status_code == 200 and me.json()["role"] == "viewer"
+
+    page.get_by_role("button", name="Done").click()
+    expect(page.get_by_test_id("secret")).to_have_count(0)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Revoke e2e-key").click()
+    expect(page.get_by_role("row").filter(has_text="e2e-key")).to_contain_text("revoked")
+    assert httpx.get(f"{stack.url}/v1/me", headers={"Authorization": f"Bearer {key}"}, timeout=30).status_code == 401
+
+
+def test_sign_out_ends_the_session(page: Page, stack: LocalStackProcess) -> None:
+    sign_in(page, stack, VIEWER)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_wrong_password_is_refused_with_the_servers_message(page: Page, stack: LocalStackProcess) -> None:
+    page.goto(stack.url + "/")
+    page.get_by_label("Email").fill(ADMIN)
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_screenshot_directory_is_ignored_by_git() -> None:
+    ignored = (Path(__file__).resolve().parents[2] / ".gitignore").read_text().splitlines()
+    assert "tests/e2e/screenshots/" in ignored
