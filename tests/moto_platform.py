@@ -9,6 +9,7 @@ from apiclient import EventClient
 
 from agentlab.aws import AwsClients
 from agentlab.local.aws import create_resources
+from agentlab.local.cognito import ID_STRATEGY_ENV, ensure_user_pool
 from agentlab.local.functions import HandlerRegistry
 from agentlab.settings import CoreSettings
 from agentlab.store.orgs import OrgStore
@@ -18,7 +19,8 @@ from agentlab.store.table import Table
 class Platform:
     """The platform on moto in this process: resources created from the same definitions as the local stack."""
 
-    def __init__(self, root: Path, sandbox_root: Path) -> None:
+    def __init__(self, root: Path, sandbox_root: Path, jwks_base_url: str = "") -> None:
+        os.environ.update(ID_STRATEGY_ENV)
         os.environ.update(
             {
                 "AGENTLAB_TABLE_NAME": "agentlab-test",
@@ -43,6 +45,15 @@ class Platform:
             registry=self.registry,
         )
         os.environ["AGENTLAB_AGENT_RUN_STATE_MACHINE_ARN"] = self.state_machines["agent_run"]
+        # The user pool as the local stack makes it; its key set is served over HTTP by `jwks_base_url`.
+        self.user_pool_id, self.client_id = ensure_user_pool(self.clients.cognito)
+        os.environ.update(
+            {
+                "AGENTLAB_COGNITO_USER_POOL_ID": self.user_pool_id,
+                "AGENTLAB_COGNITO_CLIENT_ID": self.client_id,
+                "AGENTLAB_COGNITO_JWKS_URL": f"{jwks_base_url}/{self.user_pool_id}/.well-known/jwks.json",
+            }
+        )
         self.table = Table(lambda: self.clients.dynamodb, self.settings.table_name)
         self.orgs = OrgStore(self.table)
 
@@ -53,3 +64,14 @@ class Platform:
 
     def api(self, key: str | None = None) -> EventClient:
         return EventClient(self.registry.handler("api"), key)
+
+    def new_user(self, admin: EventClient, email: str, role: str, password: str = "Correct-Horse-9-Battery") -> dict:
+        """A person in the admin's org, created through the API; returns the member with its password."""
+        response = admin.post("/v1/members", {"email": email, "role": role, "password": password})
+        assert response.status == 201, response.text
+        return {**response.json(), "password": password}
+
+    def login(self, email: str, password: str = "Correct-Horse-9-Battery") -> dict:
+        response = self.api().post("/v1/auth/login", {"email": email, "password": password})
+        assert response.status == 200, response.text
+        return response.json()

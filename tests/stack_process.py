@@ -23,7 +23,8 @@ def free_port() -> int:
 
 
 class LocalStackProcess:
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, extra_env: dict[str, str] | None = None) -> None:
+        self.extra_env = extra_env or {}
         self.data_dir = data_dir
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
@@ -35,6 +36,7 @@ class LocalStackProcess:
         env.pop("AWS_ACCESS_KEY_ID", None)
         env.pop("AWS_SECRET_ACCESS_KEY", None)
         env.pop("AWS_SESSION_TOKEN", None)
+        env.update(self.extra_env)
         self.process = subprocess.Popen(
             [
                 str(AGENTLAB),

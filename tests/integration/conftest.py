@@ -10,13 +10,28 @@ from moto_platform import Platform
 from agentlab.local.aws import MOTO_CONFIG, install_lambda_dispatch
 
 
+@pytest.fixture(scope="session")
+def jwks_base_url() -> Iterator[str]:
+    """moto's Cognito endpoints over real HTTP, as AWS serves them: the API fetches the pool's key set from here."""
+    import threading
+
+    from moto.server import create_backend_app
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, create_backend_app("cognito-idp"), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
 @pytest.fixture
-def platform(root: Path, tmp_path: Path) -> Iterator[Platform]:
+def platform(root: Path, tmp_path: Path, jwks_base_url: str) -> Iterator[Platform]:
     from moto import mock_aws
 
     with mock_aws(config=MOTO_CONFIG):  # type: ignore[arg-type]
         # A fresh registry per test loads fresh handler modules, so no warm state crosses tests.
-        platform = Platform(root, tmp_path / "sandbox")
+        platform = Platform(root, tmp_path / "sandbox", jwks_base_url)
         undo = install_lambda_dispatch(platform.registry)
         try:
             yield platform

@@ -75,3 +75,8 @@ class MethodNotAllowed(AgentlabError):
 class NotConfigured(AgentlabError):
     status = 501
     code = "not_configured"
+
+
+class UnsupportedMediaType(AgentlabError):
+    status = 415
+    code = "unsupported_media_type"

@@ -19,7 +19,7 @@ _PATTERNS = [
     # name=value or "name": "value" pairs whose name says secret
     re.compile(
         r"""(?i)(["']?(?:pass(?:word|wd)?|secret|token|api[_-]?key|authorization|client[_-]?secret)["']?\s*[:=]\s*)"""
-        r"""("[^"]*"|'[^']*'|[^\s,;&}]+)"""
+        r"""("[^"]*"|'[^']*'|[^\s,;}]+)"""
     ),
 ]
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
@@ -28,7 +28,11 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | 
 def redact_text(text: str) -> str:
     for pattern in _PATTERNS[:-1]:
         text = pattern.sub(REDACTED, text)
-    return _PATTERNS[-1].sub(lambda m: m.group(1) + REDACTED, text)
+    return _PATTERNS[-1].sub(lambda m: m.group(1) + _keep_quotes(m.group(2)), text)
+
+
+def _keep_quotes(value: str) -> str:
+    return f"{value[0]}{REDACTED}{value[0]}" if value[:1] in ("'", '"') else REDACTED
 
 
 def redact(value: Any, name: str = "") -> Any:
@@ -59,8 +63,13 @@ class RedactSecrets(logging.Filter):
         for key, value in list(record.__dict__.items()):
             if key not in _STANDARD:
                 setattr(record, key, redact(value, key))
-        if record.exc_info and not record.exc_text and record.exc_info[1] is not None:
-            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+        if record.exc_info and record.exc_info[1] is not None:
+            # Formatters render exc_info themselves (powertools adds a structured stack trace with the exception's
+            # text), so the exception is replaced by its redacted rendering.
+            error = record.exc_info[1]
+            record.exception = redact_text(logging.Formatter().formatException(record.exc_info))
+            record.exception_name = type(error).__name__
+            record.exc_info, record.exc_text = None, None
         elif record.exc_text:
             record.exc_text = redact_text(record.exc_text)
         return True

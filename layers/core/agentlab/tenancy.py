@@ -26,24 +26,33 @@ _EXPORTED = {
 _NEVER_EXPORTED = {"key_hash", "script"}
 
 
-def _belongs_to(org_id: str) -> Any:
-    own_prefix = f"ORG#{org_id}"
-
-    def keep(item: dict[str, Any]) -> bool:
-        pk = str(item.get("PK", ""))
-        return (
-            pk == own_prefix
-            or pk.startswith(own_prefix + "#")
-            or pk in (f"AUDIT#{org_id}", f"QUOTA#{org_id}")
-            or item.get("org_id") == org_id
-        )
-
-    return keep
-
-
 def org_items(table: Table, org_id: str) -> list[dict[str, Any]]:
-    """Every item of the org: its partitions, its API keys and member pointers (which carry `org_id`), audit, quota."""
-    return list(table.scan_matching(_belongs_to(org_id)))
+    """Every item of the org, found by key (never by scanning the table): its own partition (agents, runs, files,
+    members, name markers, idempotency keys), each run's and agent's partition (steps, messages, artifacts,
+    versions), its API keys (GSI1), its members' sign-in pointers, its audit trail and its quota counters."""
+    own = list(table.iterate(partition=("PK", f"ORG#{org_id}")))
+    items = list(own)
+    for item in own:
+        entity = item.get("entity")
+        if entity == "run":
+            items.extend(table.iterate(partition=("PK", f"ORG#{org_id}#RUN#{item['id']}")))
+        elif entity == "agent":
+            items.extend(table.iterate(partition=("PK", f"ORG#{org_id}#AGENT#{item['id']}")))
+        elif entity == "member":
+            items.extend(
+                pointer
+                for pointer in (
+                    table.get(f"USER#{item['user_sub']}", "META"),
+                    table.get(f"EMAIL#{item['email']}", "META"),
+                )
+                if pointer is not None
+            )
+    for key in table.iterate(partition=("GSI1PK", f"ORG#{org_id}#APIKEYS"), index="GSI1"):
+        items.append(table.get(str(key["PK"]), str(key["SK"])) or key)
+    for partition in (f"AUDIT#{org_id}", f"QUOTA#{org_id}"):
+        items.extend(table.iterate(partition=("PK", partition)))
+    unique = {(str(item["PK"]), str(item["SK"])): item for item in items}
+    return list(unique.values())
 
 
 def export_org(table: Table, org: Org) -> dict[str, Any]:

@@ -31,6 +31,8 @@ from agentlab.models import (
 )
 
 Id = Annotated[str, Path(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
+# Orgs made through the API have ULIDs; the local stack's bootstrap org is called `default`.
+OrgId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Cursor = Annotated[str | None, Query(max_length=2_048)]
 Limit = Annotated[int | None, Query(ge=1, le=200)]
 
@@ -243,7 +245,7 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
         return _created(OrgCreated(org=org, api_key=ApiKeyIssued(**ApiKeyView.of(record).model_dump(), key=key)))
 
     @app.get("/v1/orgs/<org_id>/export", tags=["orgs"])
-    def export_org(org_id: Id) -> Response[dict[str, Any]]:
+    def export_org(org_id: OrgId) -> Response[dict[str, Any]]:
         from agentlab.tenancy import export_org as export
 
         org = own_org(org_id)
@@ -256,7 +258,7 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
 
     @app.delete("/v1/orgs/<org_id>", tags=["orgs"])
     def delete_org(
-        org_id: Id, confirm: Annotated[str, Query(min_length=1, max_length=100, description="the org's exact name")]
+        org_id: OrgId, confirm: Annotated[str, Query(min_length=1, max_length=100, description="the org's exact name")]
     ) -> OrgDeleted:
         from agentlab.errors import InvalidRequest
         from agentlab.tenancy import delete_org as delete

@@ -27,6 +27,7 @@ from agentlab.errors import (
     PayloadTooLarge,
     RateLimited,
     Unprocessable,
+    UnsupportedMediaType,
 )
 from agentlab.ids import new_ulid
 from agentlab.logs import get_logger
@@ -67,6 +68,13 @@ def _body_text(event: dict[str, Any]) -> str:
         return base64.b64decode(body, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidRequest("the request body is not valid JSON (not UTF-8 text)", code="invalid_json") from exc
+
+
+def _require_json_body(headers: dict[str, str], body: str) -> None:
+    """Every body of this API is JSON; another declared type (a form, say) is refused before anything parses it."""
+    declared = headers.get("content-type", "").split(";")[0].strip().lower()
+    if body and declared and declared != "application/json" and not declared.endswith("+json"):
+        raise UnsupportedMediaType("request bodies must be application/json")
 
 
 def _require_no_top_level_list(text: str) -> None:
@@ -117,6 +125,7 @@ def create_app(deps: ApiDeps) -> APIGatewayHttpResolver:
 
 
 _MUTATIONS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PLATFORM_AUDIT = "_platform"
 _API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 # Swagger UI (served by the API itself) needs its own script and styles.
 _DOCS_CSP = (
@@ -216,9 +225,11 @@ def _audit(
     path: str,
 ) -> None:
     outcome = "success" if status < 400 else "denied" if status in (401, 403, 404, 429) else "failed"
+    # A deleted org keeps no partition, so the record of its deletion goes to the platform's own audit trail.
+    deleted_org = route is not None and route.action == "org.delete" and status == 200
     try:
         deps.audit.record(
-            org_id=caller.org_id,
+            org_id=PLATFORM_AUDIT if deleted_org else caller.org_id,
             actor=caller.identity,
             role=caller.role,
             action=(route.action if route and route.action else f"{method} {path}")[:200],
@@ -264,6 +275,7 @@ def handle_event(app: APIGatewayHttpResolver, deps: ApiDeps, event: dict[str, An
         if caller is not None and route.action is not None:
             permissions.authorize(caller, route.action)
         _apply_limits(deps, caller, route.action, path, http.get("sourceIp", "unknown"))
+        _require_json_body(headers, body)
         _require_no_top_level_list(_body_text(event))
     except AgentlabError as exc:
         response = _plain_error(exc, rid)

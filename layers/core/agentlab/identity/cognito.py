@@ -7,7 +7,7 @@ import secrets
 import string
 from typing import Any
 
-from agentlab.errors import Conflict, InvalidRequest, RateLimited, Unauthorized
+from agentlab.errors import Conflict, InvalidRequest, RateLimited, Unauthorized, Unprocessable
 from agentlab.models import ROLES, Role
 
 
@@ -101,6 +101,8 @@ class Directory:
             )
         except client.exceptions.UsernameExistsException as exc:
             raise Conflict(f"{email} already has an account", code="member_exists") from exc
+        except client.exceptions.InvalidParameterException as exc:
+            raise Unprocessable(f"the user directory refused this address: {exc.response['Error']['Message']}") from exc
         try:
             client.admin_set_user_password(
                 UserPoolId=self.user_pool_id, Username=email, Password=password, Permanent=True

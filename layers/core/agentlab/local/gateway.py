@@ -120,6 +120,12 @@ class LocalGateway:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _dispatch
 
+            def __getattr__(self, name: str) -> Any:
+                # Any other method (TRACE, QUERY, ...) reaches the router too, which answers 405 as API Gateway would.
+                if name.startswith("do_"):
+                    return self._dispatch
+                raise AttributeError(name)
+
         self.server = ThreadingHTTPServer((host, port), RequestHandler)
         self.server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -261,6 +267,9 @@ class LocalGateway:
         return int(status.split()[0]), out, data
 
     def _static(self, request: BaseHTTPRequestHandler, path: str) -> None:
+        if request.command not in ("GET", "HEAD"):
+            self._send(request, 405, {"Content-Type": "text/plain; charset=utf-8", "Allow": "GET, HEAD"}, b"GET only\n")
+            return
         root = self.frontend_dir
         if root is None or not (root / "index.html").is_file():
             message = (

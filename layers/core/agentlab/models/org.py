@@ -119,7 +119,7 @@ class MemberView(BaseModel):
 class MemberCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: str = Field(min_length=6, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,63}$")
     role: Role
     # When omitted the server generates one and returns it once.
     password: str | None = Field(default=None, min_length=12, max_length=256)

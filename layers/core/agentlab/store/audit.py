@@ -10,11 +10,13 @@ from agentlab.models import AuditRecord, utc_now
 from agentlab.store.table import QueryPage, Table, entity_fields
 
 _ULID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# A filtered listing looks at most this many records per request; a short page with a cursor continues from there.
+_MAX_EXAMINED = 1_000
 
 
 def _ulid_time_prefix(moment: datetime) -> str:
     """The first 10 characters of a ULID made at `moment`: ULIDs sort by time, so this bounds a time range."""
-    value, chars = int(moment.timestamp() * 1000), []
+    value, chars = max(0, int(moment.timestamp() * 1000)), []  # ULIDs start at the epoch
     for _ in range(10):
         chars.append(_ULID_ALPHABET[value & 31])
         value >>= 5
@@ -68,5 +70,6 @@ class AuditStore:
             cursor=cursor,
             newest_first=True,
             keep=keep if (action or actor or outcome) else None,
+            max_examined=_MAX_EXAMINED,
         )
         return page.map(lambda item: AuditRecord.model_validate(entity_fields(item)))

@@ -237,19 +237,6 @@ class Table:
             }
         }
 
-    def scan_matching(self, keep: Callable[[dict[str, Any]], bool]) -> Iterator[dict[str, Any]]:
-        """Every item `keep` accepts, by scanning the whole table: for rare whole-tenant operations only."""
-        request: dict[str, Any] = {"TableName": self.name, "ConsistentRead": True}
-        while True:
-            response = self.client.scan(**request)
-            for raw in response.get("Items", []):
-                item = deserialize(raw)
-                if keep(item):
-                    yield item
-            if "LastEvaluatedKey" not in response:
-                return
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
     def delete_many(self, keys: list[tuple[str, str]]) -> int:
         """Delete items by key, 25 per batch, retrying what DynamoDB leaves unprocessed."""
         for start in range(0, len(keys), 25):
@@ -282,6 +269,7 @@ class Table:
         cursor: str | None = None,
         newest_first: bool = False,
         keep: Callable[[dict[str, Any]], bool] | None = None,
+        max_examined: int | None = None,
     ) -> QueryPage[dict[str, Any]]:
         """One page of a partition, optionally filtered in code; the cursor is the key of the last item returned.
 
@@ -324,6 +312,7 @@ class Table:
         )
         items: list[dict[str, Any]] = []
         last_key: dict[str, Any] | None = None
+        examined = 0
         while True:
             if start_key:
                 request["ExclusiveStartKey"] = start_key
@@ -332,11 +321,16 @@ class Table:
             raw_items = response.get("Items", [])
             for raw in raw_items:
                 item = deserialize(raw)
+                examined += 1
                 if keep is None or keep(item):
                     items.append(item)
                     last_key = {k: raw[k] for k in _key_names(pk_name) if k in raw}
                     if len(items) == limit:
                         break
+                elif max_examined is not None and examined >= max_examined:
+                    # A filter that matches little would read the whole partition: the page ends short, with a
+                    # cursor after the last item looked at, and the caller pages on.
+                    return QueryPage(items, encode_cursor({k: raw[k] for k in _key_names(pk_name) if k in raw}))
             more = "LastEvaluatedKey" in response
             if len(items) == limit:
                 # The cursor points after the last returned item; if that was the partition's very last item the
