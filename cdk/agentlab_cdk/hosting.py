@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_s3 as s3
@@ -30,7 +30,13 @@ def check_dist(dist: Path) -> None:
 
 class Hosting(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, dist: Path, access_logs: s3.IBucket, is_prod: bool
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        dist: Path,
+        access_logs: s3.IBucket,
+        is_prod: bool,
     ) -> None:
         super().__init__(scope, construct_id)
         check_dist(dist)
@@ -62,7 +68,7 @@ class Hosting(Construct):
                 origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
-                response_headers_policy=cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+                response_headers_policy=self._add_headers_policy(),
                 compress=True,
             ),
             # The dashboard routes in the browser: unknown paths get the app, which shows its own 404.
@@ -99,6 +105,40 @@ class Hosting(Construct):
             "certificate (TLSv1.2_2021) is a per-deployment choice.",
         )
         return distribution
+
+    def _add_headers_policy(self) -> cloudfront.ResponseHeadersPolicy:
+        """The dashboard's security headers, with a CSP that allows scripts and styles from the dashboard only, API
+        calls to API Gateway in this region, and uploads and artifact images to and from S3 in this region."""
+        region = Stack.of(self).region
+        # S3 by host pattern: naming the data bucket itself would make a cycle (its CORS rule names this
+        # distribution's origin). Presigned URLs are virtual-hosted, in either the global or the regional form.
+        bucket_hosts = f"https://*.s3.amazonaws.com https://*.s3.{region}.amazonaws.com"
+        csp = (
+            "default-src 'self'; script-src 'self'; style-src 'self'; font-src 'self'; object-src 'none'; "
+            f"img-src 'self' data: blob: {bucket_hosts}; "
+            f"connect-src 'self' https://*.execute-api.{region}.amazonaws.com {bucket_hosts}; "
+            "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+        )
+        return cloudfront.ResponseHeadersPolicy(
+            self,
+            "Headers",
+            comment="agentlab dashboard security headers",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=csp, override=True
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
+                ),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.NO_REFERRER, override=True
+                ),
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=Duration.days(730), include_subdomains=True, override=True
+                ),
+            ),
+        )
 
     def deploy(self, config: dict[str, str]) -> None:
         """Upload the built dashboard and its config.json (deploy-time values), then invalidate the cache."""

@@ -52,7 +52,11 @@ class AgentlabStack(Stack):
         self.data = Data(self, "Data", is_prod=config.is_prod)
         self.identity = Identity(self, "Identity", is_prod=config.is_prod)
         self.hosting = Hosting(
-            self, "Hosting", dist=config.frontend_dist, access_logs=self.data.access_logs, is_prod=config.is_prod
+            self,
+            "Hosting",
+            dist=config.frontend_dist,
+            access_logs=self.data.access_logs,
+            is_prod=config.is_prod,
         )
         self.data.allow_cors(self.hosting.origin)
         self.functions = LambdaFunctions(self, "Functions", layer_dir=config.layer_dir, is_prod=config.is_prod)

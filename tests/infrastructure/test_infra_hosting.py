@@ -27,6 +27,21 @@ def test_distribution_reads_a_private_bucket_through_origin_access_control(synth
     assert "WebsiteConfiguration" not in bucket
 
 
+def test_the_dashboard_is_served_with_a_restrictive_content_security_policy(synth: Synthesized) -> None:
+    distribution = synth.one("AWS::CloudFront::Distribution")["Properties"]["DistributionConfig"]
+    policy_ref = distribution["DefaultCacheBehavior"]["ResponseHeadersPolicyId"]["Ref"]
+    headers = synth.resources[policy_ref]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    csp = json.dumps(headers["ContentSecurityPolicy"]["ContentSecurityPolicy"])
+    for directive in ("default-src 'self'", "script-src 'self'", "object-src 'none'", "frame-ancestors 'none'"):
+        assert directive in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "*;" not in csp
+    assert "execute-api" in csp  # the API, for connect-src
+    assert "https://*.s3." in csp  # uploads to, and artifact images from, the data bucket (presigned URLs)
+    assert headers["FrameOptions"]["FrameOption"] == "DENY"
+    assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31_536_000
+    assert headers["ContentTypeOptions"]["Override"] is True
+
+
 def test_config_json_tells_the_dashboard_where_the_api_and_user_pool_are(synth: Synthesized) -> None:
     stack = synth.stack
     deployment = next(
