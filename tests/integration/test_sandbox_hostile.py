@@ -7,6 +7,7 @@ server this test starts on the host's loopback, which the sandbox's own network 
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import socket
@@ -90,6 +91,29 @@ def test_a_server_on_the_hosts_loopback_is_unreachable(session: LocalSandboxSess
     assert result.exit_code == 1
     assert "ConnectionRefusedError" in result.stderr or "OSError" in result.stderr
     assert result.stdout == "['lo']\n"
+    assert_still_usable(session)
+
+
+def test_the_cloud_metadata_endpoint_and_the_internet_are_unreachable(session: LocalSandboxSession) -> None:
+    """SSRF from model-written code: no route leaves the sandbox, to the metadata endpoint or anywhere else."""
+    result = session.execute(
+        "import socket\n"
+        "print('interfaces', *sorted(name for _, name in socket.if_nameindex()))\n"
+        "for address in [('169.254.169.254', 80), ('10.0.0.1', 443), ('1.1.1.1', 443)]:\n"
+        "    try:\n"
+        "        socket.create_connection(address, timeout=2)\n"
+        "        print('reached', address[0])\n"
+        "    except OSError as error:\n"
+        "        print('unreachable', address[0], error.errno)\n"
+    )
+    lines = result.stdout.splitlines()
+    # Only loopback exists, so there is no route at all: the kernel answers at once, without a timeout.
+    assert lines == [
+        "interfaces lo",
+        f"unreachable 169.254.169.254 {errno.ENETUNREACH}",
+        f"unreachable 10.0.0.1 {errno.ENETUNREACH}",
+        f"unreachable 1.1.1.1 {errno.ENETUNREACH}",
+    ], result.stdout + result.stderr
     assert_still_usable(session)
 
 
