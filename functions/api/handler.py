@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from agentlab.api.app import create_app, handle_event
 from agentlab.api.deps import ApiDeps, ApiSettings
+from agentlab.logs import get_logger
 
-logger = Logger(service="agentlab-api")
+logger = get_logger("agentlab-api")
 _app: Any = None
 _deps: ApiDeps | None = None
 

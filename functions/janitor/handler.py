@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from agentlab import metrics
+from agentlab.logs import get_logger
 from agentlab.workflow.janitor import Janitor, JanitorSettings, build_janitor
 
-logger = Logger(service="agentlab-janitor")
+logger = get_logger("agentlab-janitor")
 _janitor: list[Janitor] = []
 
 

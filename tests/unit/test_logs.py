@@ -59,3 +59,16 @@ def test_the_filter_is_installed_once_per_logger() -> None:
     get_logger("redaction-once")
     inner: logging.Logger = first._logger  # type: ignore[attr-defined]
     assert len([f for f in inner.filters if type(f).__name__ == "RedactSecrets"]) == 1
+
+
+def test_module_loggers_are_redacted_at_the_root_handlers() -> None:
+    root = logging.getLogger()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root.addHandler(handler)
+    try:
+        get_logger("redaction-root")  # as every function does at import
+        logging.getLogger("agentlab.llm.somewhere").warning("calling with api_key=%s", API_KEY)
+    finally:
+        root.removeHandler(handler)
+    assert API_KEY not in stream.getvalue() and "calling with api_key=" in stream.getvalue()

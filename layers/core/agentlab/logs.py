@@ -52,14 +52,15 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
-            record.msg = redact_text(record.msg)
+            # The message is formatted first, so a secret in an argument is redacted in context, and a pattern
+            # cannot eat a `%s` placeholder.
+            try:
+                text = record.getMessage()
+            except (TypeError, ValueError):
+                text = f"{record.msg} {record.args!r}"
+            record.msg, record.args = redact_text(text), ()
         elif isinstance(record.msg, dict):
             record.msg = redact(record.msg)
-        if record.args:
-            if isinstance(record.args, dict):
-                record.args = redact(record.args)
-            else:
-                record.args = tuple(redact(a) for a in record.args)
         for key, value in list(record.__dict__.items()):
             if key not in _STANDARD:
                 setattr(record, key, redact(value, key))
@@ -88,6 +89,11 @@ def get_logger(service: str) -> Any:
 
 
 def install_filter(logger: Any) -> None:
+    """On the logger and its handlers, and on the root logger's handlers: records of module loggers
+    (`logging.getLogger(__name__)`) propagate to the root's handlers, which a filter on a logger would not see."""
+    for handler in logging.getLogger().handlers:
+        if _FILTER not in handler.filters:
+            handler.addFilter(_FILTER)
     inner = getattr(logger, "_logger", logger)
     if _FILTER not in inner.filters:
         inner.addFilter(_FILTER)

@@ -8,15 +8,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agentlab import metrics
+from agentlab.logs import get_logger
 from agentlab.workflow.deps import StepDeps, StepSettings
 from agentlab.workflow.steps import StepRef
 
-logger = Logger(service="agentlab-workflow")
+logger = get_logger("agentlab-workflow")
 
 
 def step_handler(step: Callable[..., dict[str, str]], *extra: str) -> Callable[[dict[str, Any], Any], dict[str, str]]:
