@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentlab import metrics
 from agentlab.api.app import create_app, handle_event
 from agentlab.api.deps import ApiDeps, ApiSettings
 from agentlab.logs import get_logger
@@ -19,4 +20,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if _deps is None:
         _deps = ApiDeps.from_settings(ApiSettings())
         _app = create_app(_deps)
-    return handle_event(_app, _deps, event, context)
+        metrics.configure(publish=_deps.settings.environment == "aws")
+    try:
+        return handle_event(_app, _deps, event, context)
+    finally:
+        metrics.flush()

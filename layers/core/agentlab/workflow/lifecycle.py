@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
 
+from agentlab import metrics
 from agentlab.errors import AgentlabError, Conflict, NotFound, Unprocessable
 from agentlab.ids import new_ulid
 from agentlab.models import Caller, Run, RunCreate, utc_now
@@ -86,6 +87,8 @@ def cancel_run(caller: Caller, run_id: str, services: RunServices) -> Run:
         caller.org_id, run_id, "cancelled", error={"code": "cancelled", "message": f"cancelled by {caller.identity}"}
     )
     services.executions.stop(run_id, cause=f"cancelled by {caller.identity}")
+    # Stopping the execution means no finalize step counts this run's end, so it is counted here.
+    metrics.run_ended("cancelled")
     return cancelled
 
 
