@@ -95,7 +95,15 @@ def stop(process: subprocess.Popen[str]) -> None:
 def local_stack(data_dir: Path) -> Iterator[RunningStack]:
     port = free_port()
     command = [str(Path(sys.executable).parent / "agentlab"), "dev", "--port", str(port), "--data-dir", str(data_dir)]
-    env = {**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        # One key sends every request here; the per-identity limits (600 requests, 20 runs a minute) would measure
+        # the limiter, not the API. The limiter's own cost (one counter write per request) is still paid.
+        "AGENTLAB_RATE_LIMIT_REQUESTS_PER_MINUTE": "1000000",
+        "AGENTLAB_RATE_LIMIT_RUNS_PER_MINUTE": "1000000",
+        "AGENTLAB_QUOTA_RUNS_PER_DAY": "1000000",
+    }
     with tempfile.TemporaryFile(mode="w+") as errors:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
         try:
