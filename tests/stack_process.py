@@ -7,8 +7,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -62,8 +64,14 @@ class LocalStackProcess:
                 raise AssertionError("agentlab dev exited early:\n" + "".join(self.output))
             self.output.append(line)
             if line.strip() == "ready":
+                # Keep reading: a pipe nobody drains fills up, and the stack would block on its next log line.
+                threading.Thread(target=self._drain, args=(self.process.stdout,), daemon=True).start()
                 return
         raise AssertionError("agentlab dev did not get ready:\n" + "".join(self.output))
+
+    def _drain(self, stream: Any) -> None:
+        for line in stream:
+            self.output.append(line)
 
     @property
     def admin_key(self) -> str:
