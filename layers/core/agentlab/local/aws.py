@@ -61,12 +61,14 @@ def install_lambda_dispatch(registry: HandlerRegistry) -> Callable[[], None]:
 
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
     undo_copy = _copy_state_machines_without_executions()
+    undo_transactions = _roll_back_only_touched_items()
     undo_lock = _serialize_dynamodb_requests()
 
     def undo() -> None:
         LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
         undo_copy()
         undo_lock()
+        undo_transactions()
 
     return undo
 
@@ -110,6 +112,64 @@ def _serialize_dynamodb_requests() -> Callable[[], None]:
     def undo() -> None:
         for name, method in originals.items():
             setattr(DynamoDBBackend, name, method)
+
+    return undo
+
+
+def _roll_back_only_touched_items() -> Callable[[], None]:
+    """moto backs a transaction up by deep-copying each table it writes, once per operation, so every step of a run
+    costs a copy of the whole table and grows with it. Here the backup holds only the items the transaction names,
+    and a failed transaction puts exactly those back (all DynamoDB requests are serialised, so nobody sees between)."""
+    import copy as copy_module
+    import types
+
+    import moto.dynamodb.models as dynamodb_models
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table as MotoTable
+
+    original = DynamoDBBackend.transact_write_items
+
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        # The whole-table backup becomes the table itself; its "restore" is then a no-op, and ours below does it.
+        return value if isinstance(value, MotoTable) else copy_module.deepcopy(value, memo)
+
+    shim = types.SimpleNamespace(deepcopy=deepcopy, copy=copy_module.copy)
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        backups: list[tuple[str, dict[str, Any], Any]] = []
+        for entry in transact_items:
+            try:
+                op_type, op = next(iter(entry.items()))
+                table = self.get_table(op["TableName"])
+                if op_type == "Put":
+                    key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = op["Item"][table.range_key_attr]
+                else:
+                    key = op["Key"]
+                current = self.get_item(op["TableName"], key)
+            except Exception:  # noqa: S112 - a malformed operation: moto reports it below and writes nothing for it
+                continue
+            backups.append((op["TableName"], key, copy_module.deepcopy(current)))
+        saved = dynamodb_models.copy
+        dynamodb_models.copy = shim  # type: ignore[assignment]
+        try:
+            original(self, transact_items)
+        except Exception:
+            for table_name, key, item in reversed(backups):
+                if item is None:
+                    if self.get_item(table_name, key) is not None:
+                        self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, item.to_json()["Attributes"])
+            raise
+        finally:
+            dynamodb_models.copy = saved
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+    def undo() -> None:
+        DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
 
     return undo
 
