@@ -219,6 +219,27 @@ def test_cancel_ends_a_run_once(platform: Platform, api: EventClient, agent: str
     assert table_items(platform) == before
 
 
+def test_a_cancel_holds_when_stopping_the_execution_fails(
+    platform: Platform, api: EventClient, agent: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentlab.workflow.executions import Executions
+
+    def refuse(self: Executions, run_id: str, *, cause: str) -> None:
+        raise RuntimeError("StopExecution failed (throttled, or the execution has only just started)")
+
+    run = start_run(api, agent, script=AWAIT_APPROVAL)
+    monkeypatch.setattr(Executions, "stop", refuse)
+
+    response = api.post(f"/v1/runs/{run['id']}/cancel")
+
+    assert response.status == 200, response.text
+    assert response.json()["status"] == "cancelled"
+    # The table is the truth: the run stays cancelled and cannot be resumed by an approval.
+    monkeypatch.undo()
+    error_of(api.post(f"/v1/runs/{run['id']}/approve", {}), 409)
+    assert api.get(f"/v1/runs/{run['id']}").json()["error"]["code"] == "cancelled"
+
+
 def test_a_finished_run_cannot_be_cancelled(platform: Platform, api: EventClient, agent: str) -> None:
     run = settle(api, [start_run(api, agent)["id"]])[0]
     before = table_items(platform)
