@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentlab.api.common import Cursor, Deleted, Id, Limit, current_caller, json_response, page_size
 from agentlab.api.deps import ApiDeps
 from agentlab.api.permissions import actions_for
 from agentlab.errors import Conflict, NotConfigured, NotFound
@@ -30,11 +31,8 @@ from agentlab.models import (
     Role,
 )
 
-Id = Annotated[str, Path(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 # Orgs made through the API have ULIDs; the local stack's bootstrap org is called `default`.
 OrgId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-Cursor = Annotated[str | None, Query(max_length=2_048)]
-Limit = Annotated[int | None, Query(ge=1, le=200)]
 
 
 class Login(BaseModel):
@@ -69,11 +67,6 @@ class Me(BaseModel):
     actions: list[str]
 
 
-class Deleted(BaseModel):
-    id: str
-    deleted: bool = True
-
-
 class ProviderList(BaseModel):
     items: list[ProviderStatus]
 
@@ -91,22 +84,14 @@ class OrgDeleted(BaseModel):
     runs: int
 
 
-def _created(body: BaseModel) -> Response[Any]:
-    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
-
-
 def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
     def caller() -> Caller:
-        current: Caller = app.context["caller"]
-        return current
+        return current_caller(app)
 
     def directory() -> Directory:
         if deps.directory is None:
             raise NotConfigured("sign-in is not configured on this deployment (no Cognito user pool): use API keys")
         return deps.directory
-
-    def page_size(limit: int | None) -> int:
-        return min(limit or deps.settings.default_page_size, deps.settings.max_page_size)
 
     def own_org(org_id: str) -> Org:
         """An org the caller may administer: their own (a platform admin: any). Anything else is a 404."""
@@ -154,11 +139,11 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
             users.delete_user(body.email)
             raise
         view = MemberView.of(member)
-        return _created(MemberCreated(**view.model_dump(), password=None if body.password else password))
+        return json_response(MemberCreated(**view.model_dump(), password=None if body.password else password), 201)
 
     @app.get("/v1/members", tags=["members"])
     def list_members(limit: Limit = None, cursor: Cursor = None) -> Page[MemberView]:
-        page = deps.members.list(caller().org_id, limit=page_size(limit), cursor=cursor)
+        page = deps.members.list(caller().org_id, limit=page_size(deps, limit), cursor=cursor)
         return Page[MemberView](items=[MemberView.of(m) for m in page.items], next_cursor=page.next_cursor)
 
     @app.patch("/v1/members/<member_id>", tags=["members"])
@@ -183,17 +168,17 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
         record, key = deps.orgs.create_api_key(
             caller().org_id, name=body.name, role=body.role, expires_at=body.expires_at
         )
-        return _created(ApiKeyIssued(**ApiKeyView.of(record).model_dump(), key=key))
+        return json_response(ApiKeyIssued.issue(record, key), 201)
 
     @app.get("/v1/api-keys", tags=["api-keys"])
     def list_api_keys(limit: Limit = None, cursor: Cursor = None) -> Page[ApiKeyView]:
-        page = deps.orgs.list_api_keys(caller().org_id, limit=page_size(limit), cursor=cursor)
+        page = deps.orgs.list_api_keys(caller().org_id, limit=page_size(deps, limit), cursor=cursor)
         return Page[ApiKeyView](items=[ApiKeyView.of(r) for r in page.items], next_cursor=page.next_cursor)
 
     @app.post("/v1/api-keys/<key_id>/rotate", tags=["api-keys"])
     def rotate_api_key(key_id: Id) -> ApiKeyIssued:
         record, key = deps.orgs.rotate_api_key(caller().org_id, key_id)
-        return ApiKeyIssued(**ApiKeyView.of(record).model_dump(), key=key)
+        return ApiKeyIssued.issue(record, key)
 
     @app.delete("/v1/api-keys/<key_id>", tags=["api-keys"])
     def delete_api_key(key_id: Id) -> Deleted:
@@ -213,7 +198,7 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
     ) -> Page[AuditRecord]:
         page = deps.audit.list(
             caller().org_id,
-            limit=page_size(limit),
+            limit=page_size(deps, limit),
             cursor=cursor,
             action=action,
             actor=actor,
@@ -242,7 +227,7 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
     def create_org(body: OrgCreate) -> Response[OrgCreated]:
         org = deps.orgs.create_org(body.name, quotas=body.quotas)
         record, key = deps.orgs.create_api_key(org.id, name="first admin", role="admin")
-        return _created(OrgCreated(org=org, api_key=ApiKeyIssued(**ApiKeyView.of(record).model_dump(), key=key)))
+        return json_response(OrgCreated(org=org, api_key=ApiKeyIssued.issue(record, key)), 201)
 
     @app.get("/v1/orgs/<org_id>/export", tags=["orgs"])
     def export_org(org_id: OrgId) -> Response[dict[str, Any]]:

@@ -6,9 +6,10 @@ import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentlab.api.common import Cursor, Deleted, Id, Limit, current_caller, json_response, page_size
 from agentlab.api.deps import ApiDeps
 from agentlab.errors import InvalidRequest
 from agentlab.ids import is_ulid
@@ -32,10 +33,6 @@ from agentlab.store.blobs import artifact_key
 from agentlab.uploads import complete_upload, create_upload
 from agentlab.workflow.lifecycle import cancel_run, create_run
 
-Id = Annotated[str, Path(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
-Cursor = Annotated[str | None, Query(max_length=2_048)]
-Limit = Annotated[int | None, Query(ge=1, le=200)]
-
 
 class Health(BaseModel):
     status: str
@@ -53,27 +50,13 @@ class Decision(BaseModel):
     comment: str | None = Field(default=None, max_length=4_000)
 
 
-class Deleted(BaseModel):
-    id: str
-    deleted: bool = True
-
-
 def _or(value: int | None, default: int) -> int:
     return default if value is None else value
 
 
-def _json(body: BaseModel, status: int = 200) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
-
-
 def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
     def caller() -> Caller:
-        """The caller, already authorized for this route by the role x route matrix (api/permissions.py)."""
-        current: Caller = app.context["caller"]
-        return current
-
-    def page_size(limit: int | None) -> int:
-        return min(limit or deps.settings.default_page_size, deps.settings.max_page_size)
+        return current_caller(app)
 
     openapi_cache: list[dict[str, Any]] = []
 
@@ -94,7 +77,7 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
     @app.post("/v1/agents", tags=["agents"], responses={201: {"description": "Created"}})
     def create_agent(body: AgentCreate) -> Response[Agent]:
         agent = deps.agents.create(caller().org_id, body)
-        return _json(agent, 201)
+        return json_response(agent, 201)
 
     @app.get("/v1/agents", tags=["agents"])
     def list_agents(
@@ -104,7 +87,7 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
         if name is not None:
             found = deps.agents.find_by_name(org_id, name)
             return Page[Agent](items=[found] if found else [])
-        page = deps.agents.list(org_id, limit=page_size(limit), cursor=cursor)
+        page = deps.agents.list(org_id, limit=page_size(deps, limit), cursor=cursor)
         return Page[Agent](items=page.items, next_cursor=page.next_cursor)
 
     @app.get("/v1/agents/<agent_id>", tags=["agents"])
@@ -122,7 +105,7 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
 
     @app.get("/v1/agents/<agent_id>/versions", tags=["agents"])
     def list_agent_versions(agent_id: Id, limit: Limit = None, cursor: Cursor = None) -> Page[AgentVersion]:
-        page = deps.agents.list_versions(caller().org_id, agent_id, limit=page_size(limit), cursor=cursor)
+        page = deps.agents.list_versions(caller().org_id, agent_id, limit=page_size(deps, limit), cursor=cursor)
         return Page[AgentVersion](items=page.items, next_cursor=page.next_cursor)
 
     # runs -----------------------------------------------------------------------------------------------------
@@ -143,7 +126,7 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
         run, created = create_run(who, body, deps.run_services, idempotency_key)
         if created:
             deps.limits.count_run(who.org_id)
-        return _json(run, 201 if created else 200)
+        return json_response(run, 201 if created else 200)
 
     @app.get("/v1/runs", tags=["runs"])
     def list_runs(
@@ -158,7 +141,7 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
                 raise InvalidRequest(f"{name} is not a valid id")
         page = deps.runs.list(
             caller().org_id,
-            limit=page_size(limit),
+            limit=page_size(deps, limit),
             cursor=cursor,
             status=status,
             agent_id=agent_id,
@@ -211,7 +194,7 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
         created = create_upload(
             caller(), body, files=deps.files, blobs=deps.blobs, max_bytes=deps.settings.max_upload_bytes
         )
-        return _json(created, 201)
+        return json_response(created, 201)
 
     @app.post("/v1/files/<file_id>/complete", tags=["files"])
     def post_file_complete(file_id: Id) -> FileRecord:

@@ -91,6 +91,10 @@ class ApiKeyIssued(ApiKeyView):
 
     key: str
 
+    @classmethod
+    def issue(cls, record: ApiKeyRecord, key: str) -> ApiKeyIssued:
+        return cls(**ApiKeyView.of(record).model_dump(), key=key)
+
 
 class Member(BaseModel):
     """A person in an org. They sign in through Cognito; `user_sub` is their Cognito subject."""
