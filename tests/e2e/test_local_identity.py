@@ -60,8 +60,8 @@ def test_a_user_created_with_the_cli_signs_in_and_stays_after_a_restart(local_st
     # A token issued before the restart is still valid: the pool and its keys are the same.
     old_token = httpx.get(f"{local_stack.url}/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert old_token.status_code == 200
-    listed = cli(local_stack, "--json", "users", "list")
-    assert [m["email"] for m in json.loads(listed.stdout)] == ["dana@example.com"]
+    listed = cli(local_stack, "--json", "users", "list", "--all")
+    assert [m["email"] for m in json.loads(listed.stdout)["items"]] == ["dana@example.com"]
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ import argparse
 from agentlab.cli.arguments import SubParsers, add_command
 from agentlab.cli.client import path_segment
 from agentlab.cli.context import CommandContext
-from agentlab.cli.output import Column, format_timestamp
+from agentlab.cli.listing import add_listing_options, fetch_listing, print_listing
+from agentlab.cli.output import Column, JsonObject, format_timestamp
 
 ROLES = ("admin", "operator", "member", "viewer")
 
@@ -34,7 +35,7 @@ def register(subparsers: SubParsers) -> None:
     create.add_argument("--email", required=True)
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--password", help="default: a generated one, printed once")
-    add_command(commands, "list", list_users, help="list the org's users")
+    add_listing_options(add_command(commands, "list", list_users, help="list the org's users"))
     role = add_command(commands, "set-role", set_role, help="change a user's role")
     role.add_argument("member_id", metavar="ID")
     role.add_argument("--role", required=True, choices=ROLES)
@@ -47,7 +48,7 @@ def register(subparsers: SubParsers) -> None:
     create_key.add_argument("--name", required=True)
     create_key.add_argument("--role", required=True, choices=ROLES)
     create_key.add_argument("--expires-at", help="ISO 8601 time with a zone, e.g. 2030-01-01T00:00:00Z")
-    add_command(key_commands, "list", list_api_keys, help="list keys (never the keys themselves)")
+    add_listing_options(add_command(key_commands, "list", list_api_keys, help="list keys (never the keys themselves)"))
     rotate = add_command(key_commands, "rotate", rotate_api_key, help="new secret for a key; the old one stops")
     rotate.add_argument("key_id", metavar="ID")
     revoke = add_command(key_commands, "revoke", revoke_api_key, help="revoke a key at once")
@@ -59,10 +60,8 @@ def create_user(args: argparse.Namespace, ctx: CommandContext) -> int:
     if args.password:
         body["password"] = args.password
     created = ctx.api.post("/v1/members", body)
-    if ctx.printer.json_mode:
-        ctx.printer.json(created)
+    if not _print_item(ctx, created, MEMBER_COLUMNS):
         return 0
-    ctx.printer.table([created], MEMBER_COLUMNS, empty="")
     if created.get("password"):
         ctx.printer.line(f"password (shown once): {created['password']}")
     ctx.printer.line(f"sign in to the dashboard with {created.get('email')}")
@@ -70,21 +69,14 @@ def create_user(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def list_users(args: argparse.Namespace, ctx: CommandContext) -> int:
-    members = list(ctx.api.paginate("/v1/members"))
-    if ctx.printer.json_mode:
-        ctx.printer.json(members)
-    else:
-        ctx.printer.table(members, MEMBER_COLUMNS, empty="no users")
+    items, next_cursor = fetch_listing(ctx, "/v1/members", {}, args)
+    print_listing(ctx, items, next_cursor, MEMBER_COLUMNS, empty="no users")
     return 0
 
 
 def set_role(args: argparse.Namespace, ctx: CommandContext) -> int:
     response = ctx.api.request("PATCH", f"/v1/members/{path_segment(args.member_id)}", body={"role": args.role})
-    member = response.json()
-    if ctx.printer.json_mode:
-        ctx.printer.json(member)
-    else:
-        ctx.printer.table([member], MEMBER_COLUMNS, empty="")
+    _print_item(ctx, response.json(), MEMBER_COLUMNS)
     return 0
 
 
@@ -94,12 +86,18 @@ def delete_user(args: argparse.Namespace, ctx: CommandContext) -> int:
     return 0
 
 
-def _print_key(ctx: CommandContext, key: dict[str, object]) -> None:
+def _print_item(ctx: CommandContext, item: JsonObject, columns: list[Column]) -> bool:
+    """Print one item as JSON or as a one-row table; True when it was a table (room for a note below it)."""
     if ctx.printer.json_mode:
-        ctx.printer.json(key)
-        return
-    ctx.printer.table([key], KEY_COLUMNS, empty="")
-    ctx.printer.line(f"key (shown once): {key.get('key')}")
+        ctx.printer.json(item)
+        return False
+    ctx.printer.table([item], columns, empty="")
+    return True
+
+
+def _print_key(ctx: CommandContext, key: JsonObject) -> None:
+    if _print_item(ctx, key, KEY_COLUMNS):
+        ctx.printer.line(f"key (shown once): {key.get('key')}")
 
 
 def create_api_key(args: argparse.Namespace, ctx: CommandContext) -> int:
@@ -111,11 +109,8 @@ def create_api_key(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def list_api_keys(args: argparse.Namespace, ctx: CommandContext) -> int:
-    keys = list(ctx.api.paginate("/v1/api-keys"))
-    if ctx.printer.json_mode:
-        ctx.printer.json(keys)
-    else:
-        ctx.printer.table(keys, KEY_COLUMNS, empty="no keys")
+    items, next_cursor = fetch_listing(ctx, "/v1/api-keys", {}, args)
+    print_listing(ctx, items, next_cursor, KEY_COLUMNS, empty="no keys")
     return 0
 
 
