@@ -186,19 +186,8 @@ class Table:
 
     def add(self, pk: str, sk: str, attribute: str, amount: int, *, expires_at: int | None = None) -> int:
         """Atomically add to a counter attribute (created at 0) and return its new value."""
-        expression = "ADD #n :amount"
-        values: dict[str, Any] = {":amount": amount}
-        if expires_at is not None:
-            expression += " SET expires_at = if_not_exists(expires_at, :ttl)"
-            values[":ttl"] = expires_at
-        response = self.client.update_item(
-            TableName=self.name,
-            Key=serialize({"PK": pk, "SK": sk}),
-            UpdateExpression=expression,
-            ExpressionAttributeNames={"#n": attribute},
-            ExpressionAttributeValues=serialize(values),
-            ReturnValues="UPDATED_NEW",
-        )
+        update = self.op_add(pk, sk, {attribute: amount}, expires_at=expires_at)["Update"]
+        response = self.client.update_item(**update, ReturnValues="UPDATED_NEW")
         return int(deserialize(response["Attributes"])[attribute])
 
     def set_fields(self, pk: str, sk: str, fields: dict[str, Any], *, must_exist: bool = True) -> None:
