@@ -30,8 +30,8 @@ ORG_OBJECTS = "orgs/"
 
 # What each step does besides reading and writing the table. A step not named here gets the table only.
 MODEL_STEPS = frozenset({"think", "evaluate"})
-BLOB_STEPS = frozenset({"think", "execute", "evaluate"})
-SANDBOX_STEPS = frozenset({"execute", "evaluate", "finalize", "record_failure"})
+BLOB_STEPS = frozenset({"think", "execute", "check_goal", "evaluate"})
+SANDBOX_STEPS = frozenset({"execute", "check_goal", "finalize", "record_failure"})
 TASK_TOKEN_STEPS = frozenset({"request_approval"})
 
 

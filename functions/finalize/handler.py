@@ -1,6 +1,6 @@
 """State machine step: finalize."""
 
+from agentlab.workflow.finalize import finalize
 from agentlab.workflow.lambda_entry import step_handler
-from agentlab.workflow.steps import finalize
 
 handler = step_handler(finalize)

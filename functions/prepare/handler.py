@@ -1,6 +1,6 @@
 """State machine step: prepare."""
 
 from agentlab.workflow.lambda_entry import step_handler
-from agentlab.workflow.steps import prepare
+from agentlab.workflow.prepare import prepare
 
 handler = step_handler(prepare)

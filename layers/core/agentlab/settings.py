@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import TYPE_CHECKING
+
+from pydantic import Field, NonNegativeFloat
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from agentlab.llm.pricing import PriceTable
 
 
 class CoreSettings(BaseSettings):
@@ -17,8 +22,17 @@ class CoreSettings(BaseSettings):
     s3_presign_endpoint_url: str | None = None
     environment: str = "local"
 
+    # Prices (USD per million input and output tokens) for models the built-in table lacks, or to replace its figures:
+    # {"openai:llama3.1:8b": [0, 0], "bedrock:<model id>": [3.0, 15.0]}, as JSON in AGENTLAB_MODEL_PRICES.
+    model_prices: dict[str, tuple[NonNegativeFloat, NonNegativeFloat]] = Field(default_factory=dict)
+
     max_body_bytes: int = 1_048_576
     max_prompt_chars: int = 50_000
     max_upload_bytes: int = 20 * 1_048_576
     presign_expiry_s: int = 900
     idempotency_ttl_s: int = 86_400
+
+    def price_table(self) -> PriceTable:
+        from agentlab.llm.pricing import Price, PriceTable
+
+        return PriceTable({ref: Price(*figures) for ref, figures in self.model_prices.items()})

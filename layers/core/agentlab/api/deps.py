@@ -89,6 +89,7 @@ class ApiDeps:
                 client_id=settings.cognito_client_id,
                 jwks_url=settings.cognito_jwks_url or f"{issuer}/.well-known/jwks.json",
             )
+        blobs = BlobStore(clients, settings.bucket_name, expiry_s=settings.presign_expiry_s)
         return cls(
             settings=settings,
             clients=clients,
@@ -96,9 +97,9 @@ class ApiDeps:
             agents=AgentStore(table),
             runs=RunStore(table),
             files=FileStore(table),
-            blobs=BlobStore(clients, settings.bucket_name, expiry_s=settings.presign_expiry_s),
+            blobs=blobs,
             executions=Executions(lambda: clients.stepfunctions, settings.agent_run_state_machine_arn),
-            approvals=Approvals(RunStore(table), TranscriptStore(table), clients),
+            approvals=Approvals(RunStore(table), TranscriptStore(table, blobs), clients),
             members=MemberStore(table),
             audit=AuditStore(table, retention_days=settings.audit_retention_days),
             limits=Limits(table),

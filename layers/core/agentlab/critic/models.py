@@ -212,6 +212,11 @@ class CriticPolicy(BaseModel):
         added = [name.strip() for name in forbid if name.strip() and name.strip() not in kept]
         return self.model_copy(update={"forbidden_imports": kept + added})
 
+    def with_calls(self, *, allow: Iterable[str] = ()) -> CriticPolicy:
+        """A copy where the calls (patterns) named in `allow` may be referenced."""
+        allowed = {name.strip() for name in allow if name.strip()}
+        return self.model_copy(update={"forbidden_calls": [c for c in self.forbidden_calls if c not in allowed]})
+
 
 _FEEDBACK_LIMIT = 8
 

@@ -46,9 +46,13 @@ def parse_model_ref(ref: str) -> tuple[str, str]:
 
 
 def complete_with_fallback(
-    resolve: Callable[[str], tuple[ModelProvider, str]], model_refs: list[str], **kwargs: Any
+    resolve: Callable[[str], tuple[ModelProvider, str]],
+    model_refs: list[str],
+    *,
+    max_tokens: int | Callable[[str, str], int] = 4096,
+    **kwargs: Any,
 ) -> ModelResponse:
-    """Ask each model in order until one answers.
+    """Ask each model in order until one answers. `max_tokens` is a number or a function of (provider, model id).
 
     A throttled or unavailable model passes the turn to the next one; a permanent error stops at once. When every
     model failed and at least one was only throttled, that throttling is raised so the caller can retry later with
@@ -62,7 +66,8 @@ def complete_with_fallback(
         model_id = ref
         try:
             provider, model_id = resolve(ref)
-            response = provider.complete(model_id=model_id, **kwargs)
+            tokens = max_tokens(provider.name, model_id) if callable(max_tokens) else max_tokens
+            response = provider.complete(model_id=model_id, max_tokens=tokens, **kwargs)
         except (ModelThrottled, ModelUnavailable) as exc:
             logger.warning("model %s failed (%s: %s); trying the next one", ref, type(exc).__name__, exc)
             attempts.append(model_id)
@@ -70,7 +75,7 @@ def complete_with_fallback(
             if isinstance(exc, ModelThrottled):
                 last_throttled = exc
             continue
-        return response.model_copy(update={"attempts": attempts})
+        return response.model_copy(update={"attempts": attempts, "max_tokens": tokens})
     if last_throttled is not None:
         raise last_throttled
     detail = "; ".join(failures) if failures else "no model configured"

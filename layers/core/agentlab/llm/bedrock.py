@@ -14,7 +14,7 @@ from typing import Any
 
 from agentlab.llm.errors import ModelError, ModelThrottled, ModelUnavailable
 from agentlab.llm.pricing import base_model_id, cost_for, price_for
-from agentlab.llm.types import ImageBlock, Message, ModelResponse, ToolCall, ToolResult, ToolSpec, Usage
+from agentlab.llm.types import STOP_END_TURN, ImageBlock, Message, ModelResponse, ToolCall, ToolResult, ToolSpec, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +226,7 @@ def parse_converse_response(raw: dict[str, Any], *, model_id: str, latency_ms: i
         text="\n".join(texts),
         tool_calls=tool_calls,
         usage=usage,
-        stop_reason=raw.get("stopReason", "end_turn"),
+        stop_reason=raw.get("stopReason", STOP_END_TURN),
         latency_ms=latency_ms,
         model_id=model_id,
         provider=BedrockProvider.name,

@@ -14,7 +14,19 @@ import httpx
 
 from agentlab.llm.errors import ModelError, ModelThrottled, ModelUnavailable
 from agentlab.llm.pricing import cost_at, price_for
-from agentlab.llm.types import ImageBlock, Message, ModelResponse, ToolCall, ToolSpec, Usage
+from agentlab.llm.types import (
+    INVALID_ARGUMENTS_KEY,
+    STOP_CONTENT_FILTERED,
+    STOP_END_TURN,
+    STOP_MAX_TOKENS,
+    STOP_TOOL_USE,
+    ImageBlock,
+    Message,
+    ModelResponse,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -22,11 +34,16 @@ DEFAULT_MAX_RETRIES = 2
 DEFAULT_BACKOFF_S = 0.5
 MAX_RETRY_AFTER_S = 20.0
 ERROR_TEXT_PREFIX = "[error] "
-INVALID_ARGUMENTS_KEY = "_invalid_json"
 
 _JITTER = random.SystemRandom()
 
-STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "function_call": "tool_use", "length": "max_tokens"}
+STOP_REASONS = {
+    "stop": STOP_END_TURN,
+    "tool_calls": STOP_TOOL_USE,
+    "function_call": STOP_TOOL_USE,
+    "length": STOP_MAX_TOKENS,
+    "content_filter": STOP_CONTENT_FILTERED,
+}
 
 
 class OpenAICompatibleProvider:
@@ -217,8 +234,8 @@ def parse_chat_response(raw: dict[str, Any], *, model_id: str, latency_ms: int) 
     finish_reason = str(choice.get("finish_reason") or "stop")
     stop_reason = STOP_REASONS.get(finish_reason, finish_reason)
     # Some servers (Ollama among them) report "stop" even when the turn ends in tool calls.
-    if tool_calls and stop_reason == "end_turn":
-        stop_reason = "tool_use"
+    if tool_calls and stop_reason == STOP_END_TURN:
+        stop_reason = STOP_TOOL_USE
     raw_usage = raw.get("usage") or {}
     usage = Usage(
         input_tokens=int(raw_usage.get("prompt_tokens") or 0),
@@ -234,6 +251,7 @@ def parse_chat_response(raw: dict[str, Any], *, model_id: str, latency_ms: int) 
         model_id=model_id,
         provider=OpenAICompatibleProvider.name,
         cost_usd=cost_at(price, usage) if price else 0.0,
+        cost_known=price is not None,
     )
 
 

@@ -95,3 +95,39 @@ def cost_for(model_id: str, usage: Usage) -> float:
 
 def cost_at(price: Price, usage: Usage) -> float:
     return (usage.input_tokens * price.input_per_mtok + usage.output_tokens * price.output_per_mtok) / _TOKENS_PER_UNIT
+
+
+FREE = Price(0.0, 0.0)
+
+
+class PriceTable:
+    """The built-in Bedrock prices, with the deployment's own prices on top (AGENTLAB_MODEL_PRICES).
+
+    An override is keyed by a model reference ("openai:llama3.1:8b", "bedrock:<model id>") or a bare Bedrock model
+    id, and wins over the built-in figure. The scripted stand-in costs nothing. Any other model has no price: its cost
+    is unknown, never silently 0.
+    """
+
+    def __init__(self, overrides: dict[str, Price] | None = None) -> None:
+        self._overrides = dict(overrides or {})
+
+    def lookup(self, provider: str, model_id: str) -> Price | None:
+        if provider == "scripted":
+            return FREE
+        base = base_model_id(model_id) if provider == "bedrock" else model_id
+        for key in (f"{provider}:{model_id}", f"{provider}:{base}", model_id, base):
+            if key in self._overrides:
+                return self._overrides[key]
+        return PRICES.get(base) if provider == "bedrock" else None
+
+    def lookup_ref(self, ref: str) -> Price | None:
+        """The price of a model reference ("provider:model" or "scripted")."""
+        from agentlab.llm.base import parse_model_ref
+
+        provider, model_id = parse_model_ref(ref)
+        return self.lookup(provider, model_id)
+
+    def cost(self, provider: str, model_id: str, usage: Usage) -> tuple[float, bool]:
+        """USD for one call and whether that figure is known."""
+        price = self.lookup(provider, model_id)
+        return (cost_at(price, usage), True) if price is not None else (0.0, False)

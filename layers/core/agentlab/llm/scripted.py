@@ -13,11 +13,10 @@ from typing import Any
 
 from agentlab.llm.base import SCRIPTED_MODEL_ID
 from agentlab.llm.errors import ModelError
-from agentlab.llm.types import Message, ModelResponse, ToolCall, ToolSpec, Usage
+from agentlab.llm.types import GOAL_FEEDBACK_PREFIX, Message, ModelResponse, ToolCall, ToolSpec, Usage
 
 PYTHON_TOOL = "python"
 FINISH_TOOL = "finish"
-GOAL_FEEDBACK_PREFIX = "Goal not met:"
 SCRIPT_ENDED_ANSWER = "Script ended."
 DEFAULT_SINE_FILE = "sine.png"
 CHART_FILE = "chart.png"

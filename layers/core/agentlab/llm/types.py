@@ -7,6 +7,22 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 
 ImageMediaType = Literal["image/png", "image/jpeg", "image/gif", "image/webp"]
+IMAGE_MEDIA_TYPES: tuple[str, ...] = ("image/png", "image/jpeg", "image/gif", "image/webp")
+
+# The platform's answer to a `finish` whose goal does not hold starts with this; the scripted model looks for it.
+GOAL_FEEDBACK_PREFIX = "Goal not met:"
+
+# A tool call whose arguments were not a JSON object keeps the raw text under this key, for the model to see.
+INVALID_ARGUMENTS_KEY = "_invalid_json"
+
+# Why a model stopped, in the words every provider's reply is translated to.
+STOP_END_TURN = "end_turn"
+STOP_TOOL_USE = "tool_use"
+STOP_SEQUENCE = "stop_sequence"
+STOP_MAX_TOKENS = "max_tokens"
+STOP_CONTENT_FILTERED = "content_filtered"
+STOP_GUARDRAIL = "guardrail_intervened"
+STOP_CONTEXT_EXCEEDED = "model_context_window_exceeded"
 
 
 class ImageBlock(BaseModel):
@@ -74,3 +90,5 @@ class ModelResponse(BaseModel):
     attempts: list[str] = []
     # False when the model has no entry in the price table, so cost_usd (0.0) is not a real figure.
     cost_known: bool = True
+    # The output limit the request was sent with.
+    max_tokens: int = 0

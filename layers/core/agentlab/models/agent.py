@@ -12,6 +12,9 @@ ALL_TOOLS: list[ToolName] = ["python", "list_files", "read_file", "request_appro
 ModelRef = Annotated[
     str, StringConstraints(min_length=1, max_length=200, pattern=r"^(default|scripted|(bedrock|openai):[\w.:/@-]+)$")
 ]
+# A cell, the start of a Fargate task (SANDBOX_START_TIMEOUT_S) and a margin fit the 900 s of the step function that
+# runs it.
+MAX_CELL_TIMEOUT_S = 600
 AgentName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
 
 
@@ -32,18 +35,30 @@ class AgentLimits(BaseModel):
     max_tokens: int = Field(default=200_000, ge=1_000, le=10_000_000)
     max_cost_usd: float = Field(default=5.0, ge=0, le=1_000)
     max_wall_s: int = Field(default=1_800, ge=10, le=86_400)
-    cell_timeout_s: int = Field(default=120, ge=1, le=900)
+    cell_timeout_s: int = Field(default=120, ge=1, le=MAX_CELL_TIMEOUT_S)
     sandbox_cpu: float = Field(default=1.0, ge=0.25, le=4)
     sandbox_memory_mb: int = Field(default=1_024, ge=256, le=8_192)
+    # Tokens the model may write in one reply; unset, each model's own default applies.
+    max_output_tokens: int | None = Field(default=None, ge=64, le=128_000)
+
+
+CriticMode = Literal["enforce", "warn", "off"]
 
 
 class CriticSettings(BaseModel):
-    """Per-agent changes to the platform's import/call policy."""
+    """Per-agent changes to the platform's import/call policy, and how strictly it applies.
+
+    `enforce` (the default) never runs blocked code; `warn` records the findings and runs the code anyway; `off` skips
+    the critic. The sandbox contains hostile code in every mode: the critic is a first line, not the boundary.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
+    mode: CriticMode = "enforce"
     allow_imports: list[Annotated[str, StringConstraints(max_length=100)]] = Field(default_factory=list, max_length=50)
     forbid_imports: list[Annotated[str, StringConstraints(max_length=100)]] = Field(default_factory=list, max_length=50)
+    # Forbidden calls (as the policy names them, e.g. "os.system" or "subprocess.*") this agent may use.
+    allow_calls: list[Annotated[str, StringConstraints(max_length=100)]] = Field(default_factory=list, max_length=50)
 
 
 class AgentSpec(BaseModel):

@@ -169,7 +169,19 @@ class Usage(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    # False once a step used a model without a price: cost_usd then only counts the priced steps.
+    cost_known: bool = True
     sandbox_s: float = 0.0
+
+
+class OutputRef(BaseModel):
+    """Where the full text of a field lives when its record keeps only a preview (items hold at most 400 KB)."""
+
+    key: str
+    chars: int
+    bytes: int
+    # A presigned GET, filled in by the API; stored records have none.
+    url: str | None = None
 
 
 class RunError(BaseModel):
@@ -197,7 +209,11 @@ class Run(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     error: RunError | None = None
     result: str | None = None
+    # Set when `result` is a preview of a longer answer.
+    result_full: OutputRef | None = None
     isolation: str | None = None
+    # The sandbox kernel that ran the run's last cell: a cell run by another kernel finds the earlier state gone.
+    kernel_id: str | None = None
     created_by: str = ""
     revision: int = 1
     step_count: int = 0
@@ -218,8 +234,11 @@ class Step(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    cost_known: bool = True
     sandbox_s: float = 0.0
     detail: dict[str, Any] = Field(default_factory=dict)
+    # Fields of `detail` that hold a preview, and where their full text is.
+    full_output: dict[str, OutputRef] = Field(default_factory=dict)
 
 
 class Artifact(BaseModel):

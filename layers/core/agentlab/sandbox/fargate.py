@@ -32,6 +32,8 @@ from agentlab.sandbox.workspace import split_workspace_path
 logger = logging.getLogger(__name__)
 
 ISOLATION = "fargate"
+TASK_PORT = 8700  # the task's kernel server; only the functions that run cells may reach it
+SANDBOX_START_TIMEOUT_S = 180.0
 STARTED_BY_CHARS = 36  # ECS refuses a longer startedBy
 RESULT_MARGIN_S = 30.0  # the task's own upload of files and result after the kernel's cell timeout
 TASK_OVERHEAD_MB = 512  # the entrypoint, boto3 and the page cache beside the kernel's own memory limit
@@ -64,7 +66,7 @@ class FargateSandboxSettings(BaseSettings):
     container_name: str = "sandbox"
     task_cpu: int = Field(default=1024, description="CPU units of a sandbox task; raised if the memory needs it")
     poll_interval_s: float = Field(default=0.5, gt=0)
-    start_timeout_s: float = Field(default=180.0, gt=0)
+    start_timeout_s: float = Field(default=SANDBOX_START_TIMEOUT_S, gt=0)
 
     @field_validator("subnets", "security_groups", mode="before")
     @classmethod

@@ -93,6 +93,19 @@ class LocalSandboxSession:
                 self._busy = False
                 self.last_used = self._clock()
 
+    def check(self, code: str, timeout_s: float | None = None) -> CellResult:
+        """A fresh kernel over the same workspace, for one cell, then gone; the session's kernel is left as it is."""
+        with self._lock:
+            self._ensure_open()
+            fresh = self._launcher.launch(KernelRequest(self._paths, self.limits, self._env, self._uid))
+            try:
+                cpu_before = fresh.process.cpu_s
+                outcome = fresh.process.run_cell(code, timeout_s or self.limits.cell_timeout_s)
+                return cell_result(outcome, [], self.limits, fresh.level, cpu_before)
+            finally:
+                fresh.process.close()
+                self.last_used = self._clock()
+
     def put_file(self, path: str, data: bytes) -> None:
         with self._lock:
             self._ensure_open()

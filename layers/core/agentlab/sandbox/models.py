@@ -12,6 +12,12 @@ LimitHit = Literal["timeout", "cpu", "memory", "processes", "file_size", "output
 class SandboxLimits(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    cpu: float = Field(
+        default=1.0,
+        ge=0.25,
+        le=4,
+        description="vCPUs: the Fargate task size; locally the number of cores the kernel may use (rounded up)",
+    )
     cpu_s: int = Field(default=60, ge=1, description="RLIMIT_CPU of the kernel process, over its whole life")
     memory_mb: int = Field(default=1024, ge=64, description="RLIMIT_AS of the kernel and each process it starts")
     cell_timeout_s: float = Field(default=120, gt=0, description="wall clock per cell")
@@ -45,3 +51,6 @@ class CellResult(BaseModel):
     limit: LimitHit | None = None
     files: list[WorkspaceFile] = Field(default_factory=list)
     kernel_restarted: bool = False
+    # The kernel process that ran the cell (random per kernel start): another id than the previous cell's means the
+    # cell ran in a new kernel, without the earlier cells' state.
+    kernel_id: str = ""

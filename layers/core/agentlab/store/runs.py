@@ -4,17 +4,49 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 from agentlab.errors import ConcurrentUpdate, Conflict, NotFound
-from agentlab.models import TERMINAL_STATUSES, Artifact, Run, RunError, Step, utc_now
+from agentlab.models import TERMINAL_STATUSES, Artifact, OutputRef, Run, RunError, Step, utc_now
 from agentlab.models.run import ALLOWED_TRANSITIONS
 from agentlab.store.limits import tokens_counter_op
 from agentlab.store.table import QueryPage, Table, entity_fields, pause_before_retry
 
 _MAX_WRITE_ATTEMPTS = 12
+# DynamoDB refuses items over 400 KB. The workflow keeps previews far below this; a step that still comes out larger
+# is cut down here rather than lost.
+STEP_ITEM_BUDGET_BYTES = 300_000
+_SHRUNK_STRING_CHARS = 2_000
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, default=str).encode())
+
+
+def _shrink_strings(value: Any, chars: int) -> Any:
+    if isinstance(value, str) and len(value) > chars:
+        return value[:chars] + f"\n[... {len(value) - chars} characters omitted: the record was too large ...]"
+    if isinstance(value, dict):
+        return {key: _shrink_strings(item, chars) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shrink_strings(item, chars) for item in value]
+    return value
+
+
+def fit_detail(detail: dict[str, Any], budget: int = STEP_ITEM_BUDGET_BYTES) -> dict[str, Any]:
+    """The detail itself when it fits the budget; else with every long string cut, then long lists cut too."""
+    if _json_size(detail) <= budget:
+        return detail
+    shrunk = _shrink_strings(detail, _SHRUNK_STRING_CHARS)
+    keep = 200
+    while _json_size(shrunk) > budget and keep >= 1:
+        shrunk = {k: (v[:keep] if isinstance(v, list) else v) for k, v in shrunk.items()}
+        shrunk = _shrink_strings(shrunk, max(_SHRUNK_STRING_CHARS * keep // 200, 100))
+        keep //= 2
+    return {**shrunk, "shrunk": True}
 
 
 def run_item(run: Run) -> dict[str, Any]:
@@ -153,6 +185,7 @@ class RunStore:
         *,
         error: dict[str, str] | None = None,
         result: str | None = None,
+        result_full: OutputRef | None = None,
         only_from: frozenset[str] | None = None,
     ) -> Run:
         """Move a run to a new status if the lifecycle allows it; a terminal run is never changed again."""
@@ -173,13 +206,25 @@ class RunStore:
                 run.error = RunError.model_validate(error)
             if result is not None:
                 run.result = result
+                run.result_full = result_full
             return Run.model_validate(run.model_dump())
 
         return self.update(org_id, run_id, change)
 
     # steps ----------------------------------------------------------------------------------------------------
-    def append_step(self, org_id: str, run_id: str, step_type: str, **fields: Any) -> Step:
-        """Append a step with the next sequence number and add its usage to the run's totals, atomically."""
+    def append_step(
+        self,
+        org_id: str,
+        run_id: str,
+        step_type: str,
+        *,
+        update_run: Callable[[Run], None] | None = None,
+        **fields: Any,
+    ) -> Step:
+        """Append a step with the next sequence number and add its usage to the run's totals, atomically.
+        `update_run` changes further fields of the run in the same write."""
+        if "detail" in fields:
+            fields["detail"] = fit_detail(fields["detail"])
         for attempt in range(_MAX_WRITE_ATTEMPTS):
             run = self.get(org_id, run_id)
             step = Step(run_id=run_id, seq=run.step_count + 1, type=step_type, created_at=utc_now(), **fields)
@@ -188,7 +233,10 @@ class RunStore:
             updated.usage.input_tokens += step.input_tokens
             updated.usage.output_tokens += step.output_tokens
             updated.usage.cost_usd = round(updated.usage.cost_usd + step.cost_usd, 8)
+            updated.usage.cost_known = updated.usage.cost_known and step.cost_known
             updated.usage.sandbox_s = round(updated.usage.sandbox_s + step.sandbox_s, 3)
+            if update_run is not None:
+                update_run(updated)
             if step_type == "think":
                 updated.usage.steps += 1
             updated.revision = run.revision + 1

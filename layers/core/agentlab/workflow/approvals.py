@@ -10,7 +10,7 @@ from agentlab.llm.types import ToolCall
 from agentlab.models import Run
 from agentlab.store.runs import RunStore
 from agentlab.store.transcript import TranscriptStore
-from agentlab.workflow.steps import StepRef, reply, step_output
+from agentlab.workflow.base import StepRef, reply, step_output
 
 
 class Approvals:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from agentlab.aws import AwsClients
+from agentlab.llm.pricing import PriceTable
 from agentlab.settings import CoreSettings
 from agentlab.store.agents import AgentStore
 from agentlab.store.blobs import BlobStore
@@ -36,6 +37,7 @@ class StepDeps:
     blobs: BlobStore
     models: Any
     sandbox: Any
+    prices: PriceTable
 
     @classmethod
     def from_settings(cls, settings: StepSettings) -> StepDeps:
@@ -43,16 +45,18 @@ class StepDeps:
 
         clients = AwsClients(settings)
         table = Table(lambda: clients.dynamodb, settings.table_name)
+        blobs = BlobStore(clients, settings.bucket_name, expiry_s=settings.presign_expiry_s)
         return cls(
             settings=settings,
             clients=clients,
             runs=RunStore(table),
             agents=AgentStore(table),
             files=FileStore(table),
-            transcript=TranscriptStore(table),
-            blobs=BlobStore(clients, settings.bucket_name, expiry_s=settings.presign_expiry_s),
+            transcript=TranscriptStore(table, blobs),
+            blobs=blobs,
             models=ProviderRegistry(ProviderSettings()),
             sandbox=sandbox_backend(settings),
+            prices=settings.price_table(),
         )
 
 

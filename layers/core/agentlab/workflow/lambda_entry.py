@@ -13,8 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agentlab import metrics
 from agentlab.logs import get_logger
+from agentlab.workflow.base import StepRef
 from agentlab.workflow.deps import StepDeps, StepSettings
-from agentlab.workflow.steps import StepRef
 
 logger = get_logger("agentlab-workflow")
 
