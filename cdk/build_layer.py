@@ -13,7 +13,9 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PLATFORM = "manylinux2014_aarch64"
+# Lambda's python3.13 runtime (Amazon Linux 2023, glibc 2.34) runs manylinux_2_28 wheels too; some packages
+# (pillow) publish only those for aarch64.
+PLATFORMS = ("manylinux_2_28_aarch64", "manylinux2014_aarch64")
 PYTHON_VERSION = "3.13"
 # Never imported in Lambda: the local stack and the CLI (they pull in moto and friends only when used).
 LEFT_OUT = ("local", "cli")
@@ -41,8 +43,7 @@ def build(out: Path) -> None:
             "install",
             "--quiet",
             "--no-compile",
-            "--platform",
-            PLATFORM,
+            *(option for platform in PLATFORMS for option in ("--platform", platform)),
             "--implementation",
             "cp",
             "--python-version",

@@ -1,5 +1,6 @@
 """BedrockProvider against botocore's Stubber on a real bedrock-runtime client: request shape, parsing, errors."""
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -7,6 +8,7 @@ import boto3
 import pytest
 from botocore.exceptions import ReadTimeoutError
 from botocore.stub import ANY, Stubber
+from PIL import Image
 
 from agentlab.llm.base import complete_with_fallback
 from agentlab.llm.bedrock import OPENING_USER_TEXT, BedrockProvider, bedrock_client_factory
@@ -15,7 +17,17 @@ from agentlab.llm.types import ImageBlock, Message, ToolCall, ToolResult, ToolSp
 
 SONNET = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
-PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"
+
+
+def image_bytes(pil_format: str) -> bytes:
+    """A small real image: providers fit images to their limits, and bytes that are not an image are left out."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 3), (200, 30, 30)).save(buffer, format=pil_format)
+    return buffer.getvalue()
+
+
+PNG_BYTES = image_bytes("PNG")
+JPEG_BYTES = image_bytes("JPEG")
 PYTHON_TOOL = ToolSpec(
     name="python",
     description="Run Python code in the sandbox.",
@@ -82,7 +94,7 @@ def test_tool_use_response_becomes_a_tool_call(provider: BedrockProvider, stubbe
 
 def test_request_carries_system_tools_image_and_tool_result(provider: BedrockProvider, stubber: Stubber) -> None:
     image = ImageBlock(media_type="image/png", data=PNG_BYTES)
-    chart = ImageBlock(media_type="image/jpeg", data=b"\xff\xd8\xff\xe0chart")
+    chart = ImageBlock(media_type="image/jpeg", data=JPEG_BYTES)
     messages = [
         Message(role="user", text="Describe this picture.", images=[image]),
         Message(role="assistant", text="Let me look.", tool_calls=[ToolCall(id="t1", name="python", arguments={})]),
@@ -126,7 +138,7 @@ def test_request_carries_system_tools_image_and_tool_result(provider: BedrockPro
                             "toolUseId": "t1",
                             "content": [
                                 {"text": "NameError: x"},
-                                {"image": {"format": "jpeg", "source": {"bytes": b"\xff\xd8\xff\xe0chart"}}},
+                                {"image": {"format": "jpeg", "source": {"bytes": JPEG_BYTES}}},
                             ],
                             "status": "error",
                         }

@@ -1,6 +1,7 @@
 """OpenAICompatibleProvider against a local fake chat-completions server that records what it receives."""
 
 import base64
+import io
 import json
 import threading
 import time
@@ -11,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from agentlab.llm.errors import ModelError, ModelThrottled, ModelUnavailable
 from agentlab.llm.openai import OpenAICompatibleProvider
@@ -21,6 +23,17 @@ PYTHON_TOOL = ToolSpec(
     description="Run Python code.",
     input_schema={"type": "object", "properties": {"code": {"type": "string"}}, "required": ["code"]},
 )
+
+
+def image_bytes(pil_format: str) -> bytes:
+    """A small real image: providers fit images to their limits, and bytes that are not an image are left out."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 3), (200, 30, 30)).save(buffer, format=pil_format)
+    return buffer.getvalue()
+
+
+PHOTO_BYTES = image_bytes("JPEG")
+CHART_BYTES = image_bytes("PNG")
 
 
 @dataclass
@@ -217,8 +230,8 @@ def test_tool_results_round_trip_as_tool_messages(provider: OpenAICompatibleProv
 
 def test_images_are_sent_as_data_urls(provider: OpenAICompatibleProvider, server: FakeChatServer) -> None:
     server.reply(200, chat_reply({"content": "A red square."}))
-    photo = ImageBlock(media_type="image/jpeg", data=b"\xff\xd8\xff\xe0photo")
-    chart = ImageBlock(media_type="image/png", data=b"\x89PNG\r\n\x1a\nchart")
+    photo = ImageBlock(media_type="image/jpeg", data=PHOTO_BYTES)
+    chart = ImageBlock(media_type="image/png", data=CHART_BYTES)
     messages = [
         Message(role="user", text="What is in the photo?", images=[photo]),
         Message(role="assistant", tool_calls=[ToolCall(id="c1", name="python", arguments={"code": "plot()"})]),
@@ -228,8 +241,8 @@ def test_images_are_sent_as_data_urls(provider: OpenAICompatibleProvider, server
     complete(provider, messages)
 
     sent = server.requests[0].body["messages"]
-    jpeg_url = "data:image/jpeg;base64," + base64.b64encode(b"\xff\xd8\xff\xe0photo").decode()
-    png_url = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\nchart").decode()
+    jpeg_url = "data:image/jpeg;base64," + base64.b64encode(PHOTO_BYTES).decode()
+    png_url = "data:image/png;base64," + base64.b64encode(CHART_BYTES).decode()
     assert sent[1] == {
         "role": "user",
         "content": [

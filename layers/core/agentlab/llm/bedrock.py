@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agentlab.llm.errors import ModelError, ModelThrottled, ModelUnavailable
+from agentlab.llm.images import ImageLimits, fit_images
 from agentlab.llm.pricing import base_model_id, cost_for, price_for
 from agentlab.llm.types import STOP_END_TURN, ImageBlock, Message, ModelResponse, ToolCall, ToolResult, ToolSpec, Usage
 
@@ -57,6 +58,9 @@ _UNUSABLE_MODEL_PHRASES = (
 OPENING_USER_TEXT = "(The conversation continues.)"
 EMPTY_TOOL_OUTPUT_TEXT = "(no output)"
 ERROR_TEXT_PREFIX = "[error] "
+
+# The Converse API reference (Message): at most 20 images, each at most 3.75 MB and 8,000 px high and wide.
+IMAGE_LIMITS = ImageLimits(max_images=20, max_bytes=3_750_000, max_side_px=8_000)
 
 # Only these model families accept the toolResult "status" field; others are told about errors in the text.
 _TOOL_RESULT_STATUS_FAMILIES = ("anthropic.", "amazon.nova")
@@ -111,7 +115,7 @@ class BedrockProvider:
         request = build_converse_request(
             model_id=model_id,
             system=system,
-            messages=messages,
+            messages=fit_images(messages, IMAGE_LIMITS),
             tools=tools,
             max_tokens=max_tokens,
             temperature=temperature,

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from agentlab.llm.errors import ModelError, ModelThrottled, ModelUnavailable
+from agentlab.llm.images import ImageLimits, fit_images
 from agentlab.llm.pricing import cost_at, price_for
 from agentlab.llm.types import (
     INVALID_ARGUMENTS_KEY,
@@ -34,6 +35,11 @@ DEFAULT_MAX_RETRIES = 2
 DEFAULT_BACKOFF_S = 0.5
 MAX_RETRY_AFTER_S = 20.0
 ERROR_TEXT_PREFIX = "[error] "
+
+# OpenAI documents up to 50 MB of image bytes per request and scales every image to fit 2,048 px before the model
+# sees it; local servers (llama.cpp, vLLM, Ollama) spend context tokens on every pixel and every image. Ten images
+# of at most 5 MB and 2,048 px a side stay within both.
+IMAGE_LIMITS = ImageLimits(max_images=10, max_bytes=5_000_000, max_side_px=2_048)
 
 _JITTER = random.SystemRandom()
 
@@ -81,7 +87,7 @@ class OpenAICompatibleProvider:
         body = build_chat_request(
             model_id=model_id,
             system=system,
-            messages=messages,
+            messages=fit_images(messages, IMAGE_LIMITS),
             tools=tools,
             max_tokens=max_tokens,
             temperature=temperature,
