@@ -293,3 +293,17 @@ def test_a_background_process_does_not_outlive_the_session(backend: LocalSandbox
     backend.end("hostile-background")
 
     assert processes_of_uid(uid) == []
+
+
+def test_locking_the_workspace_and_killing_the_kernel_gets_no_weaker_kernel(session: LocalSandboxSession) -> None:
+    """A kernel that cannot enter its workspace fails to start: the next one must not fall back to a weaker level."""
+    uid = session.execute("import os\nprint(os.getuid())").stdout
+    isolation = session.isolation
+
+    locked = session.execute("import os\nos.chmod('.', 0)\nos.chmod(os.environ['HOME'], 0)\nos._exit(0)")
+    after = session.execute("import os\nprint(os.getuid())\nprint(os.listdir('.'))")
+
+    assert locked.kernel_restarted
+    assert after.stdout == f"{uid}[]\n", after.stderr
+    assert session.isolation == isolation
+    assert_still_usable(session)

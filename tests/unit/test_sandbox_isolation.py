@@ -98,3 +98,19 @@ def test_isolation_labels_say_what_is_in_force() -> None:
     assert isolation_label(IsolationLevel.BUBBLEWRAP, dedicated_uid=False) == "bubblewrap+rlimits"
     assert isolation_label(IsolationLevel.UID, dedicated_uid=True) == "uid+rlimits"
     assert isolation_label(IsolationLevel.RLIMITS, dedicated_uid=True) == "rlimits-only"
+
+
+def test_a_checks_kernel_gets_the_workspace_read_only_and_a_home_and_tmp_of_its_own() -> None:
+    check = PATHS.for_check()
+
+    command = bubblewrap_command(
+        "bwrap", INSTALL, check, Path("/srv/kernel.py"), 9, as_root=True, read_only_workspace=True
+    )
+
+    assert check.workspace == PATHS.workspace
+    assert check.passwd == PATHS.passwd
+    assert {check.home, check.tmp}.isdisjoint({PATHS.home, PATHS.tmp})
+    assert check.home.parent == check.tmp.parent == PATHS.root
+    assert pairs(command, "--bind") == [(str(check.tmp), TMP_IN_SANDBOX), (str(check.home), HOME_IN_SANDBOX)]
+    assert dict(pairs(command, "--ro-bind"))[str(PATHS.workspace)] == WORKSPACE_IN_SANDBOX
+    assert sandbox_environment(IsolationLevel.UID, check, {})["HOME"] == str(check.home)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from agentlab.sandbox.kernel import FrameBuffer, ProtocolError, compile_cell, encode_frame, limit_of
+from agentlab.sandbox.kernel import FrameBuffer, ProtocolError, compile_cell, cores_for, encode_frame, limit_of
 
 MARKER = "\x00<end:test>\x00"
 
@@ -64,6 +64,22 @@ def test_limit_of_follows_the_exception_chain() -> None:
             raise RuntimeError("wrapped") from exc
     except RuntimeError as wrapped:
         assert limit_of(wrapped) == "memory"
+
+
+@pytest.mark.parametrize(
+    ("cpu", "allowed", "cores"),
+    [
+        (1.0, {0, 1, 2, 3}, {0}),
+        (0.25, {0, 1}, {0}),
+        (1.5, {0, 1, 2, 3}, {0, 1}),
+        (2.0, {3, 5, 7}, {3, 5}),
+        (4.0, {0, 1}, {0, 1}),
+    ],
+)
+def test_the_kernel_keeps_the_first_ceil_cpu_cores_it_is_allowed(
+    cpu: float, allowed: set[int], cores: set[int]
+) -> None:
+    assert cores_for(cpu, allowed) == cores
 
 
 def test_the_kernel_imports_nothing_heavy() -> None:
@@ -130,10 +146,17 @@ def test_the_module_runs_cells_over_its_protocol(tmp_path: Path) -> None:
                 "marker": MARKER,
                 "cwd": str(tmp_path),
                 "env": {"GREETING": "hello"},
-                "limits": {"cpu_s": 30, "memory_mb": 1024, "max_file_mb": 10, "max_processes": None},
+                "limits": {"cpu": 1, "cpu_s": 30, "memory_mb": 1024, "max_file_mb": 10, "max_processes": None},
             }
         )
-        first = kernel.request({"op": "execute", "id": 1, "code": "import os\nx = os.environ['GREETING']\nprint(x)"})
+        first = kernel.request(
+            {
+                "op": "execute",
+                "id": 1,
+                "code": "import os, resource\nx = os.environ['GREETING']\nprint(x)\n"
+                "print(len(os.sched_getaffinity(0)), resource.getrlimit(resource.RLIMIT_AS)[0] >> 20)",
+            }
+        )
         first_output = kernel.read_user_stdout_until_marker()
         second = kernel.request({"op": "execute", "id": 2, "code": "x.upper()"})
         second_output = kernel.read_user_stdout_until_marker()
@@ -144,7 +167,7 @@ def test_the_module_runs_cells_over_its_protocol(tmp_path: Path) -> None:
     assert ready["op"] == "ready"
     assert (first["id"], first["status"]) == (1, "ok")
     assert (second["id"], second["status"]) == (2, "ok")
-    assert first_output == b"hello\n"
+    assert first_output == b"hello\n1 1024\n"
     assert second_output == b"'HELLO'\n"
     assert failing["status"] == "error"
     assert failing["limit"] == "memory"

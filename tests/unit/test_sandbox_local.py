@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from agentlab.sandbox.base import SandboxBackend, SandboxSession
-from agentlab.sandbox.errors import SandboxEnvRefused, SandboxSessionClosed
-from agentlab.sandbox.isolation import IsolationLevel
+from agentlab.sandbox.errors import SandboxEnvRefused, SandboxSessionClosed, SandboxUnavailable
+from agentlab.sandbox.isolation import IsolationLevel, PythonInstall, SessionPaths
 from agentlab.sandbox.kernel_process import CellOutcome
+from agentlab.sandbox.launcher import KernelLauncher, KernelRequest
 from agentlab.sandbox.local import LocalSandboxBackend, cell_result, session_dir_name
 from agentlab.sandbox.models import CellResult, SandboxLimits
 from agentlab.sandbox.uids import processes_of_uid
@@ -125,6 +126,38 @@ def test_a_dead_kernel_is_restarted_transparently_and_its_state_is_gone(backend:
     assert after.exit_code == 0
 
 
+def test_every_cell_carries_the_id_of_the_kernel_that_ran_it(backend: LocalSandboxBackend) -> None:
+    session = backend.session("run-kernel-ids", LIMITS, {})
+    first = session.execute("value = 1")
+    second = session.execute("value += 1")
+
+    died = session.execute("import os\nos._exit(0)")
+    restarted = session.execute("print('value' in globals())")
+    after_restart = session.execute("print(1)")
+
+    assert first.kernel_id
+    assert second.kernel_id == first.kernel_id
+    # The cell that killed its kernel ran in that kernel; the next one runs in a new kernel with a new id.
+    assert died.kernel_id == first.kernel_id
+    assert restarted.stdout == "False\n"
+    assert restarted.kernel_id not in ("", first.kernel_id)
+    assert after_restart.kernel_id == restarted.kernel_id
+
+
+def test_a_session_recreated_after_it_ended_or_was_reaped_has_a_new_kernel_id(
+    backend: LocalSandboxBackend, clock: FakeClock
+) -> None:
+    original = backend.session("run-recreated", LIMITS, {}).execute("print(1)").kernel_id
+    backend.end("run-recreated")
+    after_end = backend.session("run-recreated", LIMITS, {}).execute("print(1)").kernel_id
+    clock.now += LIMITS.idle_timeout_s + 1
+    reaped = backend.reap_idle()
+    after_reap = backend.session("run-recreated", LIMITS, {}).execute("print(1)").kernel_id
+
+    assert reaped == ["run-recreated"]
+    assert len({original, after_end, after_reap}) == 3
+
+
 def test_a_cell_over_its_wall_clock_is_stopped_and_the_next_cell_runs(backend: LocalSandboxBackend) -> None:
     session = backend.session("run-slow", LIMITS, {})
 
@@ -210,6 +243,38 @@ def test_a_bubblewrap_that_fails_to_start_falls_back_and_says_so(reachable_root:
         assert uid == 0, "rlimits-only must be what it says: the kernel kept the host uid"
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="a dedicated sandbox uid needs the backend to run as root")
+@pytest.mark.skipif(not os.access(SYSTEM_PYTHON, os.X_OK), reason=f"{SYSTEM_PYTHON} is not installed")
+def test_a_cell_that_locks_its_workspace_and_kills_its_kernel_gets_no_weaker_kernel(reachable_root: Path) -> None:
+    backend = LocalSandboxBackend(reachable_root, python=SYSTEM_PYTHON, use_bubblewrap=False)
+    try:
+        session = backend.session("run-locks-workspace", LIMITS, {})
+        uid = int(session.execute("import os\nprint(os.getuid())").stdout)
+        locked = session.execute("import os\nos.chmod('.', 0)\nos.chmod(os.environ['HOME'], 0)\nos._exit(0)")
+        after = session.execute("import os\nprint(os.getuid(), os.listdir('.'))")
+        isolation = session.isolation
+    finally:
+        backend.close()
+
+    assert locked.kernel_restarted
+    assert after.stdout == f"{uid} []\n", after.stderr
+    assert uid != 0
+    assert isolation == "uid+rlimits"
+
+
+def test_a_later_kernel_never_falls_below_the_level_of_the_sessions_first(reachable_root: Path) -> None:
+    launcher = KernelLauncher(PythonInstall.inspect(None), reachable_root / "missing-kernel.py", "/bin/false", 5.0)
+    paths = SessionPaths(reachable_root / "session")
+    try:
+        with pytest.raises(SandboxUnavailable) as refused:
+            launcher.launch(KernelRequest(paths, LIMITS, {}, None, floor=IsolationLevel.BUBBLEWRAP))
+    finally:
+        launcher.shutdown()
+
+    assert "bubblewrap" in str(refused.value)
+    assert "rlimits" not in str(refused.value)
+
+
 def outcome(**overrides: object) -> CellOutcome:
     fields: dict[str, object] = {
         "reply": None,
@@ -282,3 +347,21 @@ def test_a_finished_cell_maps_status_limit_and_truncation() -> None:
     assert forged.limit is None
     assert truncated.limit == "output"
     assert truncated.stdout == "xxxxx\n[output truncated: 95 bytes omitted]"
+
+
+def test_a_checks_result_carries_its_kernel_id_and_its_death_restarts_nothing() -> None:
+    died = cell_result(
+        outcome(returncode=-signal.SIGKILL), [], LIMITS_FOR_DEATH, IsolationLevel.UID, 0, kernel_id="abc", lasting=False
+    )
+    timed_out = cell_result(
+        outcome(timed_out=True), [], LIMITS_FOR_DEATH, IsolationLevel.UID, 0, kernel_id="abc", lasting=False
+    )
+    cell = cell_result(outcome(timed_out=True), [], LIMITS_FOR_DEATH, IsolationLevel.UID, 0, kernel_id="def")
+
+    assert (died.kernel_id, died.kernel_restarted, died.exit_code) == ("abc", False, 137)
+    assert "kernel died" in died.stderr
+    assert "state was lost" not in died.stderr
+    assert (timed_out.limit, timed_out.kernel_restarted) == ("timeout", False)
+    assert "state was lost" not in timed_out.stderr
+    assert (cell.kernel_id, cell.kernel_restarted) == ("def", True)
+    assert "state was lost" in cell.stderr

@@ -3,6 +3,8 @@
 These start real kernel processes (under bubblewrap where it is installed) but touch no network and no AWS.
 """
 
+import math
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -205,3 +207,23 @@ def test_the_workspace_is_the_working_directory(session: LocalSandboxSession) ->
     session.execute("open('here.txt', 'w').write('in the workspace')")
 
     assert (session.workspace / "here.txt").read_text() == "in the workspace"
+
+
+@pytest.mark.parametrize("cpu", [0.25, 1, 1.5, 4])
+def test_the_cpu_and_memory_limits_reach_the_kernel_and_its_processes(backend: LocalSandboxBackend, cpu: float) -> None:
+    """cpu=1 on a machine of two cores or more gives the kernel (and what it starts) exactly one."""
+    limits = SandboxLimits(cpu=cpu, memory_mb=768, cpu_s=30, cell_timeout_s=60)
+    host_cores = len(os.sched_getaffinity(0))
+    session = backend.session(f"run-cpu-{cpu}", limits, {})
+    try:
+        result = session.execute(
+            "import os, resource, subprocess\n"
+            "nproc = subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()\n"
+            "print(len(os.sched_getaffinity(0)), nproc)\n"
+            "print(*resource.getrlimit(resource.RLIMIT_AS))"
+        )
+    finally:
+        backend.end(f"run-cpu-{cpu}")
+
+    cores = min(math.ceil(cpu), host_cores)
+    assert result.stdout == f"{cores} {cores}\n{768 * 1024 * 1024} {768 * 1024 * 1024}\n", result.stderr

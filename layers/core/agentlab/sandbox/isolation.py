@@ -5,6 +5,9 @@ the Python install (read-only) and the session's own workspace, home and /tmp. S
 user namespace so that the kernel can drop to the session's dedicated host uid, the one RLIMIT_NPROC counts against;
 started by anyone else it runs with --unshare-all as the caller. Below it: the dedicated uid alone, then the rlimits
 alone. The kernel applies the rlimits itself in every case, before it runs any user code.
+
+A goal check gets a kernel of its own over the same session: under bubblewrap its workspace is bound read-only and its
+home and /tmp are fresh directories of its own, never the ones the agent's cells could have planted files in.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path, PurePosixPath
 
@@ -38,6 +41,7 @@ ETC_FILES = (
     "/etc/nsswitch.conf",
 )
 LAUNCH_PATH = "/usr/local/bin:/usr/bin:/bin"
+CHECK_SCRATCH_PREFIX = "check-"
 PROBE_PYTHON = (
     "import json, sys; print(json.dumps([sys.executable, sys.prefix, sys.base_prefix, sys.exec_prefix,"
     " sys.base_exec_prefix]))"
@@ -82,9 +86,17 @@ class PythonInstall:
 
 @dataclass(frozen=True)
 class SessionPaths:
-    """Host paths of one session: its directory, the workspace and the private home and tmp beside it."""
+    """Host paths of one session: its directory, the workspace and the private home and tmp beside it.
+
+    scratch prefixes the names of home and tmp: a goal check's kernel gets its own pair (see for_check).
+    """
 
     root: Path
+    scratch: str = ""
+
+    def for_check(self) -> SessionPaths:
+        """The same session with the home and tmp of a goal check, apart from the agent's."""
+        return replace(self, scratch=CHECK_SCRATCH_PREFIX)
 
     @property
     def workspace(self) -> Path:
@@ -92,11 +104,11 @@ class SessionPaths:
 
     @property
     def home(self) -> Path:
-        return self.root / "home"
+        return self.root / f"{self.scratch}home"
 
     @property
     def tmp(self) -> Path:
-        return self.root / "tmp"
+        return self.root / f"{self.scratch}tmp"
 
     @property
     def passwd(self) -> Path:
@@ -136,7 +148,14 @@ def kernel_command(python: str, kernel_path: str, stdout_fd: int) -> list[str]:
 
 
 def bubblewrap_command(
-    bwrap: str, install: PythonInstall, paths: SessionPaths, kernel_file: Path, stdout_fd: int, *, as_root: bool
+    bwrap: str,
+    install: PythonInstall,
+    paths: SessionPaths,
+    kernel_file: Path,
+    stdout_fd: int,
+    *,
+    as_root: bool,
+    read_only_workspace: bool = False,
 ) -> list[str]:
     # As root, a user namespace would map the kernel's uid back to host root, whom RLIMIT_NPROC never limits.
     unshare = [*NAMESPACES_WITHOUT_USER, *KERNEL_SWITCHES_UID] if as_root else ["--unshare-all"]
@@ -151,7 +170,7 @@ def bubblewrap_command(
     command += ["--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", SHM_IN_SANDBOX]
     command += _directories_above(HOME_IN_SANDBOX, created)
     command += ["--bind", str(paths.tmp), TMP_IN_SANDBOX, "--bind", str(paths.home), HOME_IN_SANDBOX]
-    command += ["--bind", str(paths.workspace), WORKSPACE_IN_SANDBOX]
+    command += ["--ro-bind" if read_only_workspace else "--bind", str(paths.workspace), WORKSPACE_IN_SANDBOX]
     for prefix in install.prefixes:
         command += [*_directories_above(prefix, created), "--ro-bind", prefix, prefix]
     command += [*_directories_above(KERNEL_IN_SANDBOX, created), "--ro-bind", str(kernel_file), KERNEL_IN_SANDBOX]

@@ -24,6 +24,7 @@ import contextlib
 import errno
 import json
 import linecache
+import math
 import os
 import resource
 import signal
@@ -126,8 +127,27 @@ def drop_privileges(uid: int, gid: int) -> None:
     raise PermissionError("privileges could be regained after the switch")
 
 
+def cores_for(cpu: float, allowed: set[int]) -> set[int]:
+    """The first ceil(cpu) cores of those allowed now (at least one, never more than there are)."""
+    count = max(1, min(len(allowed), math.ceil(cpu)))
+    return set(sorted(allowed)[:count])
+
+
+def pin_to_cores(cpu: float) -> None:
+    """Let the kernel and every process it starts use ceil(cpu) cores, the local counterpart of a task's vCPUs.
+
+    Affinity shares the machine fairly between well-behaved sessions; it is no boundary (code may widen its own
+    affinity again), RLIMIT_CPU is what bounds the CPU time a session can take.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        return
+    os.sched_setaffinity(0, cores_for(cpu, os.sched_getaffinity(0)))
+
+
 def apply_limits(limits: dict[str, Any]) -> None:
     """Soft and hard limits alike, so user code cannot raise them again (except CPU: hard = soft + 1 for SIGXCPU)."""
+    if limits.get("cpu") is not None:
+        pin_to_cores(float(limits["cpu"]))
     cpu_s = int(limits["cpu_s"])
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
     memory = int(limits["memory_mb"]) * MIB
@@ -278,6 +298,7 @@ class Kernel:
         self._cell_count = 0
         self._marker = b""
         self._contained = False
+        self._save_figures = True
         self._workspace = Path.cwd()
         self._saved_stdout_fd = os.dup(stdout_fd)
         self._saved_stderr_fd = os.dup(stderr_fd)
@@ -309,6 +330,7 @@ class Kernel:
         os.chdir(self._workspace)
         self._marker = str(init["marker"]).encode()
         self._contained = bool(init.get("contained"))
+        self._save_figures = bool(init.get("save_figures", True))
         sys.meta_path.insert(0, FigureImportWatcher())
         self._channel.send({"op": "ready", "pid": self._pid, "uid": os.getuid(), "python": sys.version.split()[0]})
 
@@ -336,7 +358,8 @@ class Kernel:
             limit = "processes"
         if limit == "processes":
             self._stop_stray_processes()
-        save_open_figures(self._workspace, self._write_stderr)
+        if self._save_figures:
+            save_open_figures(self._workspace, self._write_stderr)
         markers = self._end_output()
         return {"op": "result", "status": status, "limit": limit, "cpu_s": cpu_seconds_used(), "markers": markers}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,23 +26,37 @@ from agentlab.sandbox.uids import kill_processes_of_uid
 
 logger = logging.getLogger(__name__)
 
+KERNEL_ID_BYTES = 8
+
 
 @dataclass(frozen=True)
 class KernelRequest:
+    """What to start. check asks for a goal check's kernel: one cell and gone, the workspace read-only under
+    bubblewrap, and no figure saved into it. Its paths are the session's for_check() ones, and spared_pids the
+    processes of the uid it must leave alone when it stops (the agent's, frozen while the check runs). floor is the
+    weakest level acceptable: a session's later kernels never get less isolation than its first, whatever its cells
+    did to make the stronger levels fail."""
+
     paths: SessionPaths
     limits: SandboxLimits
     env: dict[str, str]
     uid: int | None
+    check: bool = False
+    spared_pids: frozenset[int] = frozenset()
+    floor: IsolationLevel | None = None
 
 
 @dataclass
 class LaunchedKernel:
     process: KernelProcess
     level: IsolationLevel
+    # Random per kernel start, carried by every CellResult it gives: a new id tells the caller its state is gone.
+    kernel_id: str = field(default_factory=lambda: secrets.token_hex(KERNEL_ID_BYTES))
 
 
 class KernelLauncher:
-    """Tries bubblewrap, then the dedicated uid alone, then rlimits alone, and says which one it got."""
+    """Tries bubblewrap, then the dedicated uid alone, then rlimits alone (never below the request's floor), and says
+    which one it got."""
 
     def __init__(self, install: PythonInstall, kernel_file: Path, bwrap: str | None, start_timeout_s: float) -> None:
         self._install = install
@@ -55,7 +69,7 @@ class KernelLauncher:
 
     def launch(self, request: KernelRequest) -> LaunchedKernel:
         failures: list[str] = []
-        for level in self._levels(request.uid):
+        for level in self._levels(request.uid, request.floor):
             try:
                 return LaunchedKernel(self._start(level, request), level)
             except (KernelStartFailed, OSError) as exc:
@@ -66,20 +80,24 @@ class KernelLauncher:
     def shutdown(self) -> None:
         self._spawner.shutdown(wait=False)
 
-    def _levels(self, uid: int | None) -> list[IsolationLevel]:
+    def _levels(self, uid: int | None, floor: IsolationLevel | None) -> list[IsolationLevel]:
         levels = [IsolationLevel.BUBBLEWRAP] if self._bwrap else []
         if uid is not None:
             levels.append(IsolationLevel.UID)
-        return [*levels, IsolationLevel.RLIMITS]
+        levels.append(IsolationLevel.RLIMITS)
+        if floor is None:
+            return levels
+        strength = list(IsolationLevel)
+        return [level for level in levels if strength.index(level) <= strength.index(floor)]
 
     def _start(self, level: IsolationLevel, request: KernelRequest) -> KernelProcess:
         marker = f"\x00\x1e<agentlab-cell-end:{secrets.token_hex(16)}>\x1e\x00"
         spec = self._launch_spec(level, request)
-        uid = request.uid
+        uid, spared = request.uid, request.spared_pids
 
         def kill_sandbox_user() -> None:
             if uid is not None:
-                kill_processes_of_uid(uid)
+                kill_processes_of_uid(uid, keep=spared)
 
         process = self._spawner.submit(
             KernelProcess, spec, marker.encode(), request.limits.max_output_bytes, kill_sandbox_user
@@ -96,9 +114,11 @@ class KernelLauncher:
         env = {"PATH": LAUNCH_PATH, "LANG": "C.UTF-8"}
         if level is IsolationLevel.BUBBLEWRAP:
             bwrap, install, kernel_file = self._bwrap or "bwrap", self._install, self._kernel_file
-            as_root = request.uid is not None
+            as_root, read_only = request.uid is not None, request.check
             return LaunchSpec(
-                command=lambda fd: bubblewrap_command(bwrap, install, paths, kernel_file, fd, as_root=as_root),
+                command=lambda fd: bubblewrap_command(
+                    bwrap, install, paths, kernel_file, fd, as_root=as_root, read_only_workspace=read_only
+                ),
                 env=env,
                 cwd=str(paths.root),
             )
@@ -122,10 +142,13 @@ class KernelLauncher:
             "env": sandbox_environment(level, request.paths, request.env),
             # Under bubblewrap the kernel starts as root without a user namespace and drops to the uid itself.
             "uid": request.uid if in_bubblewrap else None,
-            # Whether kill(-1) from the kernel reaches only the sandbox's own processes.
-            "contained": in_bubblewrap or has_own_uid,
+            # Whether kill(-1) from the kernel reaches only the sandbox's own processes: a check's kernel outside
+            # bubblewrap shares its uid with the agent's frozen processes.
+            "contained": in_bubblewrap or (has_own_uid and not request.check),
             "gid": request.uid if in_bubblewrap else None,
+            "save_figures": not request.check,
             "limits": {
+                "cpu": limits.cpu,
                 "cpu_s": limits.cpu_s,
                 "memory_mb": limits.memory_mb,
                 "max_file_mb": limits.max_file_mb,

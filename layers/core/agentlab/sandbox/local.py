@@ -22,7 +22,7 @@ from agentlab.sandbox.kernel_process import CellOutcome
 from agentlab.sandbox.launcher import KernelLauncher, KernelRequest, LaunchedKernel
 from agentlab.sandbox.models import CellResult, LimitHit, SandboxLimits, WorkspaceFile
 from agentlab.sandbox.streams import render_output
-from agentlab.sandbox.uids import SandboxUidPool
+from agentlab.sandbox.uids import SandboxUidPool, freeze_processes_of_uid, processes_of_uid, thaw
 from agentlab.sandbox.workspace import (
     changed_paths,
     describe_workspace_files,
@@ -67,6 +67,9 @@ class LocalSandboxSession:
         self._launcher = launcher
         self._on_close = on_close
         self._kernel: LaunchedKernel | None = None
+        self._checking: LaunchedKernel | None = None
+        self._floor: IsolationLevel | None = None
+        self._ending = False
         self._lock = threading.RLock()
         self._closed = False
         self._busy = False
@@ -94,17 +97,57 @@ class LocalSandboxSession:
                 self.last_used = self._clock()
 
     def check(self, code: str, timeout_s: float | None = None) -> CellResult:
-        """A fresh kernel over the same workspace, for one cell, then gone; the session's kernel is left as it is."""
+        """Run code once in a kernel of its own over the workspace; the session's kernel and its state are untouched.
+
+        Under bubblewrap the check's kernel sees the workspace read-only and a fresh home and /tmp of its own, in a pid
+        namespace of its own. With a dedicated uid every process of the session (its kernel included) is frozen for
+        the duration, so that none can signal, trace or rewrite the files of the check: without bubblewrap the check
+        runs as that same uid, since it must read the workspace (which it could then write to as well, although
+        nothing it writes counts: its result lists no files). Frozen processes are continued afterwards.
+        """
         with self._lock:
             self._ensure_open()
-            fresh = self._launcher.launch(KernelRequest(self._paths, self.limits, self._env, self._uid))
+            self._busy = True
+            paths = self._paths.for_check()
+            frozen: list[int] = []
             try:
-                cpu_before = fresh.process.cpu_s
-                outcome = fresh.process.run_cell(code, timeout_s or self.limits.cell_timeout_s)
-                return cell_result(outcome, [], self.limits, fresh.level, cpu_before)
+                spared: frozenset[int] = frozenset()
+                if self._uid is not None:
+                    frozen = freeze_processes_of_uid(self._uid)
+                    # Every process of the session, those it had stopped itself included, outlives the check's kernel.
+                    spared = frozenset(processes_of_uid(self._uid))
+                self._make_scratch_dirs(paths)
+                request = KernelRequest(
+                    paths, self.limits, self._env, self._uid, check=True, spared_pids=spared, floor=self._floor
+                )
+                return self._run_check(request, code, timeout_s or self.limits.cell_timeout_s)
             finally:
-                fresh.process.close()
+                for directory in (paths.home, paths.tmp):
+                    remove_tree(directory)
+                thaw(frozen)
+                self._busy = False
                 self.last_used = self._clock()
+
+    def _run_check(self, request: KernelRequest, code: str, timeout_s: float) -> CellResult:
+        self._reopen_session_dirs()
+        fresh = self._launcher.launch(request)
+        self._checking = fresh
+        try:
+            if self._ending:
+                fresh.process.stop(SESSION_ENDED)
+            cpu_before = fresh.process.cpu_s
+            outcome = fresh.process.run_cell(code, timeout_s)
+            return cell_result(
+                outcome, [], self.limits, fresh.level, cpu_before, kernel_id=fresh.kernel_id, lasting=False
+            )
+        finally:
+            self._checking = None
+            fresh.process.close()
+
+    def _make_scratch_dirs(self, paths: SessionPaths) -> None:
+        for directory in (paths.home, paths.tmp):
+            remove_tree(directory)
+            make_private_dir(directory, self._uid)
 
     def put_file(self, path: str, data: bytes) -> None:
         with self._lock:
@@ -122,10 +165,12 @@ class LocalSandboxSession:
         return describe_workspace_files(self.workspace, sorted(snapshot_workspace(self.workspace, skip_inputs=False)))
 
     def close(self) -> None:
-        running = self._kernel
-        if running is not None:
-            # Stop a cell that is still running first, so that ending a run does not wait for its cell's timeout.
-            running.process.stop(SESSION_ENDED)
+        self._ending = True
+        # Stop a check or cell that is still running first, so that ending a run does not wait for its timeout; the
+        # check first, since stopping the session's kernel kills every process of its uid, the check's among them.
+        for running in (self._checking, self._kernel):
+            if running is not None:
+                running.process.stop(SESSION_ENDED)
         with self._lock:
             if self._closed:
                 return
@@ -147,7 +192,7 @@ class LocalSandboxSession:
         if outcome.reply is None:
             launched.process.close()
             self._kernel = None
-        return cell_result(outcome, files, self.limits, launched.level, cpu_before)
+        return cell_result(outcome, files, self.limits, launched.level, cpu_before, kernel_id=launched.kernel_id)
 
     def _live_kernel(self) -> LaunchedKernel:
         self._ensure_open()
@@ -155,9 +200,24 @@ class LocalSandboxSession:
             return self._kernel
         if self._kernel is not None:
             self._kernel.process.close()
-        self._kernel = self._launcher.launch(KernelRequest(self._paths, self.limits, self._env, self._uid))
-        self.isolation = isolation_label(self._kernel.level, dedicated_uid=self._uid is not None)
-        return self._kernel
+        self._reopen_session_dirs()
+        launched = self._launcher.launch(
+            KernelRequest(self._paths, self.limits, self._env, self._uid, floor=self._floor)
+        )
+        self._kernel = launched
+        if self._ending:
+            launched.process.stop(SESSION_ENDED)
+        if self._floor is None:
+            self._floor = launched.level
+        self.isolation = isolation_label(launched.level, dedicated_uid=self._uid is not None)
+        return launched
+
+    def _reopen_session_dirs(self) -> None:
+        """Give the workspace, home and tmp back their modes: a cell may have closed them to make the next kernel
+        fail to start (as its own uid, that is, hoping for a weaker level)."""
+        for directory in (self._paths.workspace, self._paths.home, self._paths.tmp):
+            with contextlib.suppress(FileNotFoundError):
+                directory.chmod(PRIVATE_DIR_MODE)
 
     def _ensure_open(self) -> None:
         if self._closed:
@@ -165,10 +225,20 @@ class LocalSandboxSession:
 
 
 def cell_result(
-    outcome: CellOutcome, files: list[WorkspaceFile], limits: SandboxLimits, level: IsolationLevel, cpu_before: float
+    outcome: CellOutcome,
+    files: list[WorkspaceFile],
+    limits: SandboxLimits,
+    level: IsolationLevel,
+    cpu_before: float,
+    *,
+    kernel_id: str = "",
+    lasting: bool = True,
 ) -> CellResult:
+    """The result of a cell as the workflow sees it. lasting is False for a goal check, whose kernel is discarded
+    anyway: its death costs no state and restarts nothing."""
     stdout = render_output(*outcome.stdout)
     stderr = render_output(*outcome.stderr)
+    lost = STATE_LOST if lasting else ""
     truncated = outcome.stdout[1] > 0 or outcome.stderr[1] > 0
     limit: LimitHit | None
     if outcome.reply is not None:
@@ -177,13 +247,13 @@ def cell_result(
         limit = reported if isinstance(reported, str) and reported in LIMIT_NAMES else None  # type: ignore[assignment]
     elif outcome.timed_out:
         exit_code, limit = 128 + signal.SIGKILL, "timeout"
-        stderr += f"\n[cell timed out after {outcome.duration_s:.1f}s and its kernel was stopped: {STATE_LOST}]"
+        stderr += f"\n[cell timed out after {outcome.duration_s:.1f}s and its kernel was stopped{lost and ': ' + lost}]"
     elif outcome.stop_reason is not None:
         exit_code, limit = 128 + signal.SIGKILL, None
-        stderr += f"\n[{outcome.stop_reason}, so the kernel was stopped: {STATE_LOST}]"
+        stderr += f"\n[{outcome.stop_reason}, so the kernel was stopped{lost and ': ' + lost}]"
     else:
         exit_code, limit, reason = kernel_death(outcome, limits, level, cpu_before)
-        stderr += f"\n[kernel died: {reason}; {STATE_LOST}]"
+        stderr += f"\n[kernel died: {reason}{lost and '; ' + lost}]"
     if limit is None and truncated:
         limit = "output"
     return CellResult(
@@ -193,7 +263,8 @@ def cell_result(
         duration_ms=round(outcome.duration_s * 1000),
         limit=limit,
         files=files,
-        kernel_restarted=outcome.reply is None,
+        kernel_restarted=lasting and outcome.reply is None,
+        kernel_id=kernel_id,
     )
 
 
@@ -245,6 +316,13 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path, onexc=make_writable_and_retry)
     else:
         shutil.rmtree(path, onerror=make_writable_and_retry)
+
+
+def make_private_dir(directory: Path, uid: int | None) -> None:
+    """A directory only the session's uid (or, without one, this process's user) may enter."""
+    directory.mkdir(mode=PRIVATE_DIR_MODE)
+    if uid is not None:
+        os.chown(directory, uid, uid)
 
 
 def session_dir_name(run_id: str) -> str:
@@ -332,6 +410,7 @@ class LocalSandboxBackend:
         return idle
 
     def close(self) -> None:
+        self._ending = True
         """End every session and stop the spawner thread."""
         with self._lock:
             run_ids = list(self._sessions)
@@ -363,9 +442,7 @@ class LocalSandboxBackend:
         paths.root.mkdir(mode=SHARED_DIR_MODE)
         paths.root.chmod(SHARED_DIR_MODE)
         for directory in (paths.workspace, paths.home, paths.tmp):
-            directory.mkdir(mode=PRIVATE_DIR_MODE)
-            if uid is not None:
-                os.chown(directory, uid, uid)
+            make_private_dir(directory, uid)
         owner_uid = uid if uid is not None else os.getuid()
         owner_gid = uid if uid is not None else os.getgid()
         paths.passwd.write_text(f"sandbox:x:{owner_uid}:{owner_gid}:sandbox:/home/sandbox:/usr/sbin/nologin\n")

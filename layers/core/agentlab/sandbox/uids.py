@@ -1,5 +1,6 @@
 """Dedicated host uids for sandbox kernels: one per live session, so that RLIMIT_NPROC counts only that session's
-processes, sessions cannot signal one another, and every process a session started can be found and killed by uid.
+processes, sessions cannot signal one another, and every process a session started can be found, stopped for a while
+(freeze/thaw) and killed by uid.
 """
 
 from __future__ import annotations
@@ -9,12 +10,19 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
+from collections.abc import Collection
 from pathlib import Path
 
 from agentlab.sandbox.errors import SandboxUnavailable
 
 PROC = Path("/proc")
 KILL_ROUNDS = 20
+FREEZE_ROUNDS = 50
+FREEZE_PAUSE_S = 0.002
+# /proc/<pid>/stat states: stopped by a signal or held by a tracer; and processes that can no longer run at all.
+STOPPED_STATES = frozenset("Tt")
+ENDED_STATES = frozenset("ZX")
 
 
 def process_uids() -> dict[int, int]:
@@ -38,12 +46,68 @@ def processes_of_uid(uid: int) -> list[int]:
     return [pid for pid, owner in process_uids().items() if owner == uid]
 
 
-def kill_processes_of_uid(uid: int) -> None:
-    """SIGKILL everything running as uid, fork bombs included.
+def process_state(pid: int) -> str | None:
+    """The one-letter scheduler state of a process (R, S, D, T, t, Z, ...), or None when it is gone."""
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    # The command name in parentheses may hold spaces and parentheses itself: the state follows the last ")".
+    fields = stat.rpartition(")")[2].split()
+    return fields[0] if fields else None
+
+
+def can_run(state: str | None) -> bool:
+    return state is not None and state not in STOPPED_STATES and state not in ENDED_STATES
+
+
+def freeze_processes_of_uid(uid: int, keep: Collection[int] = ()) -> list[int]:
+    """SIGSTOP every process running as uid but those in keep (and the caller); return the pids stopped, for thaw().
+
+    Passes over /proc repeat, a bounded number of times, until one finds none of them still able to run: a stopped
+    process can neither fork nor continue another, so the processes that a pass missed (forked meanwhile, or continued
+    by one not yet stopped) are caught by the next. A process owned by uid can be frozen from outside (root freezing a
+    sandbox uid, keep empty) or from inside (a server running as uid freezing the rest of its uid, keep={its pid}).
+    uid 0 is refused: that would stop the machine.
+    """
+    if uid == 0:
+        raise ValueError("refusing to freeze the processes of root")
+    spared = {*keep, os.getpid()}
+    stopped: dict[int, None] = {}
+    for _ in range(FREEZE_ROUNDS):
+        running = [pid for pid in processes_of_uid(uid) if pid not in spared and can_run(process_state(pid))]
+        if not running:
+            break
+        for pid in running:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                continue
+            stopped[pid] = None
+        # Signals are delivered asynchronously: give the stop the time to land before the next pass looks.
+        time.sleep(FREEZE_PAUSE_S)
+    return list(stopped)
+
+
+def thaw(pids: Collection[int]) -> None:
+    """SIGCONT the processes freeze_processes_of_uid() stopped; those that ended meanwhile are skipped."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            continue
+
+
+def kill_processes_of_uid(uid: int, keep: Collection[int] = ()) -> None:
+    """SIGKILL everything running as uid but the processes in keep, fork bombs included.
 
     kill(-1) issued as that uid reaches all of its processes in one pass of the kernel's task list, which a fork bomb
-    cannot outrun the way it outruns a scan of /proc; the scan only confirms, and mops up if kill is missing.
+    cannot outrun the way it outruns a scan of /proc; the scan only confirms, and mops up if kill is missing. With
+    processes to keep, kill(-1) would reach them too: the others are frozen first, so none can fork while it is killed.
     """
+    if keep:
+        _kill_processes_of_uid_but(uid, {*keep, os.getpid()})
+        return
     kill = shutil.which("kill", path="/usr/bin:/bin")
     for _ in range(KILL_ROUNDS):
         pids = processes_of_uid(uid)
@@ -54,6 +118,19 @@ def kill_processes_of_uid(uid: int) -> None:
                 [kill, "-KILL", "-1"], user=uid, group=uid, extra_groups=[], env={}, check=False
             )
         for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+
+
+def _kill_processes_of_uid_but(uid: int, spared: set[int]) -> None:
+    for _ in range(KILL_ROUNDS):
+        freeze_processes_of_uid(uid, spared)
+        doomed = [pid for pid in processes_of_uid(uid) if pid not in spared and process_state(pid) not in ENDED_STATES]
+        if not doomed:
+            return
+        for pid in doomed:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
