@@ -1,4 +1,5 @@
-"""Static checks of the sandbox image: slim pinned Python, pinned libraries, non-root, no package manager left."""
+"""Static checks of the sandbox image: slim pinned Python, pinned libraries, non-root, no package manager and no AWS
+SDK left."""
 
 from __future__ import annotations
 
@@ -69,3 +70,16 @@ def test_nothing_is_fetched_or_exposed_and_the_entrypoint_is_exec_form() -> None
     assert entrypoints == ['["python", "-m", "agentlab.sandbox.task_entrypoint"]']
     env = " ".join(args for keyword, args in found if keyword == "ENV")
     assert not re.search(r"(SECRET|TOKEN|PASSWORD|AWS_ACCESS)", env)
+
+
+def test_the_image_holds_no_aws_sdk() -> None:
+    """The task has no task role and talks only to the host: nothing in it needs an AWS client, so none is there for
+    user code to pick up either."""
+    names = {
+        line.split("==")[0].strip().lower()
+        for line in REQUIREMENTS.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert not names & {"boto3", "botocore", "aiobotocore", "awscli", "s3transfer"}, names
+    run = " ".join(args for keyword, args in instructions() if keyword == "RUN")
+    assert "boto" not in run

@@ -1,4 +1,4 @@
-"""The janitor against moto: real ECS, S3, Step Functions and DynamoDB calls; time moves through its clock."""
+"""The janitor against moto: real ECS, Step Functions and DynamoDB calls; time moves through its clock."""
 
 from __future__ import annotations
 
@@ -17,22 +17,22 @@ from agentlab.models import Run, utc_now
 from agentlab.models.agent import AgentCreate, AgentLimits
 from agentlab.store.agents import AgentStore
 from agentlab.store.runs import RunStore
+from agentlab.store.sandbox_sessions import SandboxSessionRecord, SandboxSessionStore
 from agentlab.store.schema import create_table_request
 from agentlab.store.table import Table
 from agentlab.workflow.janitor import Janitor, JanitorSettings
 
 REGION = "us-east-1"
 TABLE = "agentlab-janitor"
-BUCKET = "agentlab-janitor-data"
 WALL_S = 60
 
 
 @dataclass
 class World:
     ecs: Any
-    s3: Any
     sfn: Any
     runs: RunStore
+    sessions: SandboxSessionStore
     agents: AgentStore
     cluster: str
     task_definition: str
@@ -43,7 +43,6 @@ class World:
     def janitor(self, now: datetime) -> Janitor:
         settings = JanitorSettings(
             table_name=TABLE,
-            bucket_name=BUCKET,
             agent_run_state_machine_arn=self.state_machine,
             cluster_arn=self.cluster,
             sandbox_idle_s=1_200,
@@ -54,7 +53,7 @@ class World:
             runs=self.runs,
             agents=self.agents,
             ecs=lambda: self.ecs,
-            s3=lambda: self.s3,
+            sessions=self.sessions,
             stepfunctions=lambda: self.sfn,
             clock=lambda: now,
         )
@@ -86,13 +85,16 @@ class World:
             self.runs.transition(self.org_id, run_id, status)
         return self.runs.get(self.org_id, run_id)
 
-    def start_task(self, run_id: str) -> str:
+    def start_task(self, run_id: str, *, recorded: bool = True) -> str:
         task = self.ecs.run_task(
             cluster=self.cluster, taskDefinition=self.task_definition, launchType="FARGATE", startedBy=run_id
         )
         arn: str = task["tasks"][0]["taskArn"]
-        # The host's first cell: the exchange was used just now.
-        self.s3.put_object(Bucket=BUCKET, Key=f"sandbox/{run_id}/cells/1.json", Body=b'{"code": "1"}')
+        if recorded:
+            # The run's session record, as the backend writes it: the task was used just now.
+            now = datetime.now(UTC)
+            record = SandboxSessionRecord(run_id=run_id, task_arn=arn, token="t", started_at=now, last_used_at=now)
+            self.sessions.claim(record, replacing=None)
         return arn
 
     def running_tasks(self) -> set[str]:
@@ -113,8 +115,6 @@ def world() -> Iterator[World]:
         state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10_000})
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         dynamodb.create_table(**create_table_request(TABLE))
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET)
         ecs = boto3.client("ecs", region_name=REGION)
         cluster = ecs.create_cluster(clusterName="sandbox")["cluster"]["clusterArn"]
         task_definition = ecs.register_task_definition(
@@ -135,7 +135,16 @@ def world() -> Iterator[World]:
         metrics.flush()
         try:
             yield World(
-                ecs, s3, sfn, RunStore(table), agents, cluster, task_definition, state_machine, org_id, agent.id
+                ecs,
+                sfn,
+                RunStore(table),
+                SandboxSessionStore(table),
+                agents,
+                cluster,
+                task_definition,
+                state_machine,
+                org_id,
+                agent.id,
             )
         finally:
             metrics.flush()
@@ -209,6 +218,21 @@ def test_idle_sandbox_tasks_are_stopped_and_busy_ones_kept(world: World) -> None
     assert report.tasks_stopped == [task]
     assert task not in world.running_tasks()
     assert world.runs.get(world.org_id, run.id).status == "running"
+    assert world.sessions.get(run.id) is None, "the stopped task's session record goes with it"
+
+
+def test_a_task_is_idle_from_the_last_use_its_session_record_holds(world: World) -> None:
+    run = world.new_run(max_wall_s=7_200)
+    task = world.start_task(run.id)
+
+    # Fifty minutes on, a step used the run's session again (the task itself has no say: it holds no credential).
+    record = world.sessions.get(run.id)
+    assert record is not None
+    world.sessions.claim(record.model_copy(update={"last_used_at": later(3_000)}), replacing=task)
+
+    assert world.janitor(later(3_000 + 600)).sweep().tasks_stopped == []
+    assert world.janitor(later(3_000 + 1_200 + 60)).sweep().tasks_stopped == [task]
+    assert world.sessions.get(run.id) is None
 
 
 def test_tasks_of_ended_runs_are_stopped_at_once_and_foreign_tasks_are_ignored(world: World) -> None:

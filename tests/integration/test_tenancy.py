@@ -349,6 +349,17 @@ def test_an_org_exports_its_data_and_deleting_it_leaves_nothing_behind(platform:
     assert globex.org_id not in export.text
     error_of(globex.admin.get(f"/v1/orgs/{acme.org_id}/export"), 404)
 
+    # A run's Fargate sandbox session record (kept per run, outside the org's partitions) goes with the org too.
+    from agentlab.models import utc_now
+    from agentlab.store.sandbox_sessions import SandboxSessionRecord, SandboxSessionStore
+
+    SandboxSessionStore(platform.table).claim(
+        SandboxSessionRecord(
+            run_id=charted["id"], task_arn="arn:task", token="t", started_at=utc_now(), last_used_at=utc_now()
+        ),
+        replacing=None,
+    )
+
     error_of(acme.admin.delete(f"/v1/orgs/{acme.org_id}", params={"confirm": "ACME"}), 400, "confirmation_required")
     error_of(globex.admin.delete(f"/v1/orgs/{acme.org_id}", params={"confirm": "acme"}), 404)
     deleted = acme.admin.delete(f"/v1/orgs/{acme.org_id}", params={"confirm": "acme"})

@@ -9,6 +9,7 @@ from typing import Any
 from agentlab.aws import AwsClients
 from agentlab.identity.cognito import Directory
 from agentlab.models import TERMINAL_STATUSES, Org, utc_now
+from agentlab.store.sandbox_sessions import SESSION_SK, session_pk
 from agentlab.store.table import Table, entity_fields
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,9 @@ def org_items(table: Table, org_id: str) -> list[dict[str, Any]]:
         entity = item.get("entity")
         if entity == "run":
             items.extend(table.iterate(partition=("PK", f"ORG#{org_id}#RUN#{item['id']}")))
+            sandbox_session = table.get(session_pk(str(item["id"])), SESSION_SK)
+            if sandbox_session is not None:
+                items.append(sandbox_session)
         elif entity == "agent":
             items.extend(table.iterate(partition=("PK", f"ORG#{org_id}#AGENT#{item['id']}")))
         elif entity == "member":
@@ -92,7 +96,7 @@ def delete_org(
         for member in (item for item in items if item.get("entity") == "member"):
             directory.delete_user(str(member["email"]))
     removed_objects = 0
-    prefixes = [f"orgs/{org_id}/", *(f"sandbox/{run['id']}/" for run in runs)]
+    prefixes = [f"orgs/{org_id}/"]
     s3 = clients.s3
     for prefix in prefixes:
         token: str | None = None

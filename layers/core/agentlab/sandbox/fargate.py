@@ -1,44 +1,69 @@
-"""The Fargate sandbox backend: one ECS task per run, cells and files exchanged through S3.
+"""The Fargate sandbox backend: one ECS task per run, whose kernel server the host reaches directly inside the VPC.
 
-Everything of a run lives under sandbox/<run_id>/ in the bucket:
-  env.json            the run's environment variables (kept out of the RunTask request, which CloudTrail records)
-  cells/<n>.json      written by the host: {"code", "timeout_s"}
-  results/<n>.json    written by the task: a CellResult
-  inputs/<path>       written by the host (put_file), copied by the task into its workspace before the next cell
-  workspace/<path>    written by the task: every file a cell created or changed, uploaded before the cell's result
-  files.json          written by the task: the listing of its whole workspace after each cell
-  stop                written by the host when the run ends; the task exits when it sees it
+The task (agentlab.sandbox.task_entrypoint) has no task role: user code in it can reach no AWS credential, and no
+other run's data. The functions that run cells (execute and check_goal) run in the sandbox subnets and talk to the
+task's kernel server over HTTP on TASK_PORT (agentlab.sandbox.channel), a port only their security group may reach;
+every request carries the task's own bearer token, of which the task knows only the SHA-256. Inputs and artifacts
+move through those functions, which scope every S3 key to the run. The run's environment variables travel in the
+start request, never in RunTask's overrides (which CloudTrail records).
 
-The task (agentlab.sandbox.task_entrypoint) runs the same kernel as the local backend, inside the container.
+Which task serves a run, its private address, its token and its last use are kept in the table
+(agentlab.store.sandbox_sessions), so any invocation of any step picks the run's task up. A task that died or was
+replaced is noticed by the request that meets it (a refused or reset connection, a stopped task, another token's
+401): a cell in flight reports a restarted kernel, the next session() starts a new task whose cells carry a new
+kernel id, and no earlier cell is ever replayed. end() stops the task through the ECS API only: finalize and
+record_failure run outside the VPC.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import signal
 import time
 from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Annotated, Any
 
+import httpx
 from pydantic import Field, TypeAdapter, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from agentlab.sandbox.errors import SandboxUnavailable
+from agentlab.errors import ConcurrentUpdate, InvalidRequest
+from agentlab.models import utc_now
+from agentlab.sandbox import channel
+from agentlab.sandbox.channel import TASK_PORT, TaskHealth
+from agentlab.sandbox.errors import SandboxEnvRefused, SandboxError, SandboxPathRefused, SandboxUnavailable
 from agentlab.sandbox.local import check_env
 from agentlab.sandbox.models import CellResult, SandboxLimits, WorkspaceFile
 from agentlab.sandbox.workspace import split_workspace_path
+from agentlab.store.sandbox_sessions import SandboxSessionRecord, SandboxSessionStore
 
 logger = logging.getLogger(__name__)
 
 ISOLATION = "fargate"
-TASK_PORT = 8700  # the task's kernel server; only the functions that run cells may reach it
-SANDBOX_START_TIMEOUT_S = 180.0
+SANDBOX_START_TIMEOUT_S = 180.0  # RunTask to a kernel server that answers
+# The task's own work after the kernel's cell timeout (stopping the kernel, draining its output, hashing its files).
+CELL_RESULT_MARGIN_S = 30.0
+# What a step does besides its cell and a task start (inputs, artifacts, records): MAX_CELL_TIMEOUT_S, a task start
+# and this margin fit the 900 s of the functions that run cells.
+STEP_MARGIN_S = 60.0
 STARTED_BY_CHARS = 36  # ECS refuses a longer startedBy
-RESULT_MARGIN_S = 30.0  # the task's own upload of files and result after the kernel's cell timeout
-TASK_OVERHEAD_MB = 512  # the entrypoint, boto3 and the page cache beside the kernel's own memory limit
+TASK_OVERHEAD_MB = 512  # the entrypoint, its server and the page cache beside the kernel's own memory limit
+CPU_UNITS_PER_VCPU = 1024
+RUNNING = "RUNNING"
 STOPPED = "STOPPED"
-NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+ENI_ATTACHMENT = "ElasticNetworkInterface"
+ENI_ADDRESS = "privateIPv4Address"
+CONNECT_TIMEOUT_S = 3.0
+HEALTH_TIMEOUT_S = 5.0
+REQUEST_TIMEOUT_S = 60.0  # starting the session, files and listings
+FILE_TIMEOUT_S = 120.0
+HEALTH_POLL_S = 0.2
+# last_used_at is written at most this often per session: the janitor counts idleness in tens of minutes.
+LAST_USED_RESOLUTION_S = 30.0
+LOST_EXIT_CODE = 128 + signal.SIGKILL
 # Fargate's valid task sizes: CPU units and the memory (MiB) each accepts.
 FARGATE_SIZES: tuple[tuple[int, tuple[int, ...]], ...] = (
     (256, (512, 1024, 2048)),
@@ -47,10 +72,6 @@ FARGATE_SIZES: tuple[tuple[int, tuple[int, ...]], ...] = (
     (2048, tuple(range(4096, 16385, 1024))),
     (4096, tuple(range(8192, 30721, 1024))),
 )
-
-ENV_RUN_ID = "AGENTLAB_SANDBOX_RUN_ID"
-ENV_BUCKET = "AGENTLAB_SANDBOX_BUCKET"
-ENV_LIMITS = "AGENTLAB_SANDBOX_LIMITS"
 WORKSPACE_FILES = TypeAdapter(list[WorkspaceFile])
 
 
@@ -60,13 +81,13 @@ class FargateSandboxSettings(BaseSettings):
     cluster_arn: str
     task_definition_arn: str
     subnets: Annotated[list[str], NoDecode]
-    security_groups: Annotated[list[str], NoDecode]
-    bucket_name: str
+    security_groups: Annotated[list[str], NoDecode] = Field(description="the task's security group(s)")
     region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
     container_name: str = "sandbox"
-    task_cpu: int = Field(default=1024, description="CPU units of a sandbox task; raised if the memory needs it")
-    poll_interval_s: float = Field(default=0.5, gt=0)
+    table_name: str = "agentlab"
+    task_port: int = TASK_PORT
     start_timeout_s: float = Field(default=SANDBOX_START_TIMEOUT_S, gt=0)
+    start_poll_s: float = Field(default=1.0, gt=0, description="DescribeTasks interval while a task starts")
 
     @field_validator("subnets", "security_groups", mode="before")
     @classmethod
@@ -80,13 +101,8 @@ class FargateSandboxSettings(BaseSettings):
         return value
 
 
-def run_prefix(run_id: str) -> str:
-    return f"sandbox/{run_id}/"
-
-
-def workspace_key(path: str) -> str:
-    """The path as it is kept under workspace/ or inputs/; absolute paths and .. are refused as locally."""
-    return "/".join(split_workspace_path(path))
+def cpu_units(vcpus: float) -> int:
+    return math.ceil(vcpus * CPU_UNITS_PER_VCPU)
 
 
 def task_size(task_cpu: int, memory_mb: int) -> tuple[int, int]:
@@ -98,119 +114,208 @@ def task_size(task_cpu: int, memory_mb: int) -> tuple[int, int]:
         for memory in memories:
             if memory >= needed:
                 return cpu, memory
-    raise SandboxUnavailable(f"no Fargate task size holds {memory_mb} MB for the kernel")
+    raise SandboxUnavailable(f"no Fargate task size holds {task_cpu} CPU units and {memory_mb} MB for the kernel")
 
 
-def is_not_found(exc: Exception) -> bool:
-    from botocore.exceptions import ClientError
+def limits_task_size(limits: SandboxLimits) -> tuple[int, int]:
+    """The task size of a session: its vCPUs, and its kernel's memory with the task's own beside it."""
+    return task_size(cpu_units(limits.cpu), limits.memory_mb)
 
-    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in NOT_FOUND_CODES
+
+class TaskGone(Exception):
+    """The task cannot be reached, or answered as another task would (foreign: the address is no longer the run's
+    task's). cell_sent: a cell may have started there before the connection broke."""
+
+    def __init__(self, reason: str, *, cell_sent: bool = False, timed_out: bool = False, foreign: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.cell_sent = cell_sent
+        self.timed_out = timed_out
+        self.foreign = foreign
 
 
-class RunObjects:
-    """The S3 objects of one run."""
+class TaskClient:
+    """HTTP to one task's kernel server: the token on every request, failures sorted into what they mean."""
 
-    def __init__(self, s3: Any, bucket: str, run_id: str) -> None:
-        self.s3 = s3
-        self.bucket = bucket
-        self.prefix = run_prefix(run_id)
+    def __init__(self, http: httpx.Client, address: str, port: int, token: str) -> None:
+        self._http = http
+        self.base_url = f"http://{address}:{port}"
+        self._headers = channel.bearer(token)
 
-    def put(self, name: str, body: bytes) -> None:
-        self.s3.put_object(Bucket=self.bucket, Key=self.prefix + name, Body=body)
+    def health(self) -> TaskHealth:
+        response = self._request("GET", channel.HEALTH, timeout=HEALTH_TIMEOUT_S)
+        return TaskHealth.model_validate_json(response.content)
 
-    def get(self, name: str) -> bytes | None:
+    def start(self, env: dict[str, str]) -> TaskHealth:
+        body = channel.StartSession(env=env).model_dump_json().encode()
+        response = self._request("POST", channel.SESSION, content=body, timeout=REQUEST_TIMEOUT_S)
+        return TaskHealth.model_validate_json(response.content)
+
+    def run(self, endpoint: str, code: str, timeout_s: float) -> CellResult:
+        body = channel.RunCode(code=code, timeout_s=timeout_s).model_dump_json().encode()
+        response = self._request("POST", endpoint, content=body, timeout=timeout_s + CELL_RESULT_MARGIN_S, cell=True)
+        return CellResult.model_validate_json(response.content)
+
+    def put_file(self, path: str, data: bytes) -> None:
+        self._request("PUT", channel.FILE, params={"path": path}, content=data, timeout=FILE_TIMEOUT_S)
+
+    def read_file(self, path: str) -> bytes:
+        return self._request("GET", channel.FILE, params={"path": path}, timeout=FILE_TIMEOUT_S).content
+
+    def list_files(self) -> list[WorkspaceFile]:
+        return WORKSPACE_FILES.validate_json(self._request("GET", channel.FILES, timeout=REQUEST_TIMEOUT_S).content)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        timeout: float,
+        content: bytes | None = None,
+        params: dict[str, str] | None = None,
+        cell: bool = False,
+    ) -> httpx.Response:
+        url = self.base_url + path
+        limits = httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_S)
         try:
-            response = self.s3.get_object(Bucket=self.bucket, Key=self.prefix + name)
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
-        body: bytes = response["Body"].read()
-        return body
+            response = self._http.request(
+                method, url, content=content, params=params, headers=self._headers, timeout=limits
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise TaskGone(f"the task at {self.base_url} cannot be reached ({exc or type(exc).__name__})") from exc
+        except httpx.TimeoutException as exc:
+            raise TaskGone(
+                f"the task at {self.base_url} did not answer within {timeout:.0f}s", cell_sent=cell, timed_out=True
+            ) from exc
+        except httpx.TransportError as exc:
+            raise TaskGone(
+                f"the connection to the task at {self.base_url} broke ({exc or type(exc).__name__})", cell_sent=cell
+            ) from exc
+        if response.status_code == httpx.codes.UNAUTHORIZED:
+            # Another task took the address over (the run's task is gone), or the token is not this task's.
+            raise TaskGone(f"the task at {self.base_url} refused this run's token", foreign=True)
+        if response.is_success:
+            return response
+        raise answer_error(response)
 
-    def delete(self, name: str) -> None:
-        self.s3.delete_object(Bucket=self.bucket, Key=self.prefix + name)
 
-    def names(self, under: str) -> list[str]:
-        """Names (relative to the run's prefix) of the objects under a folder of the run."""
-        found: list[str] = []
-        paginator = self.s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + under):
-            found += [item["Key"][len(self.prefix) :] for item in page.get("Contents", [])]
-        return found
-
-
-def cell_number(name: str) -> int | None:
-    stem = PurePosixPath(name).stem
-    return int(stem) if stem.isdigit() else None
+def answer_error(response: httpx.Response) -> Exception:
+    """The error a task's answer stands for: the same ones the local backend raises."""
+    try:
+        body = response.json()
+        code, message = str(body.get("error", "")), str(body.get("message", ""))
+    except (ValueError, AttributeError):
+        code, message = "", response.text[:500]
+    status = response.status_code
+    if status == httpx.codes.NOT_FOUND:
+        return FileNotFoundError(message)
+    if code == SandboxPathRefused.code:
+        return SandboxPathRefused(message)
+    if code == SandboxEnvRefused.code:
+        return SandboxEnvRefused(message)
+    if status == httpx.codes.CONFLICT:
+        # Not started, or already closed: either way this task no longer holds the run's kernel.
+        return TaskGone(f"the task's session is not open ({code or message})")
+    if status == httpx.codes.REQUEST_ENTITY_TOO_LARGE:
+        return InvalidRequest(message, code="sandbox_file_too_large")
+    if status == httpx.codes.SERVICE_UNAVAILABLE:
+        return SandboxUnavailable(message)
+    return SandboxError(f"the sandbox task answered {status}: {message or code}")
 
 
 class FargateSandboxSession:
-    """A run's Fargate task seen from the host. Holds no state of its own: any process can pick the run up."""
+    """A run's Fargate task seen from the host. Everything it needs is in the run's session record: any process can
+    pick the run up."""
 
     def __init__(
         self,
-        run_id: str,
-        task_arn: str,
+        backend: FargateSandboxBackend,
+        record: SandboxSessionRecord,
         limits: SandboxLimits,
-        objects: RunObjects,
-        poll_interval_s: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        client: TaskClient,
+        health: TaskHealth,
     ) -> None:
-        self.run_id = run_id
-        self.task_arn = task_arn
+        self.run_id = record.run_id
+        self.task_arn = record.task_arn
         self.limits = limits
         self.isolation = ISOLATION
-        self.workspace = PurePosixPath(objects.prefix + "workspace")
-        self._objects = objects
-        self._poll_interval_s = poll_interval_s
-        self._clock = clock
-        self._sleep = sleep
+        self.workspace = PurePosixPath(health.workspace or "/")
+        self.kernel_id = health.kernel_id
+        self._backend = backend
+        self._record = record
+        self._client = client
+        self._used_at = backend.clock()
 
     def execute(self, code: str, timeout_s: float | None = None) -> CellResult:
-        timeout = timeout_s or self.limits.cell_timeout_s
-        number = self._next_cell_number()
-        self._objects.put(f"cells/{number}.json", json.dumps({"code": code, "timeout_s": timeout}).encode())
-        deadline = self._clock() + timeout + RESULT_MARGIN_S
-        while True:
-            body = self._objects.get(f"results/{number}.json")
-            if body is not None:
-                return CellResult.model_validate_json(body)
-            if self._clock() >= deadline:
-                return self._lost_cell(timeout)
-            self._sleep(self._poll_interval_s)
+        return self._run(channel.EXECUTE, code, timeout_s)
+
+    def check(self, code: str, timeout_s: float | None = None) -> CellResult:
+        return self._run(channel.CHECK, code, timeout_s)
 
     def put_file(self, path: str, data: bytes) -> None:
-        self._objects.put(f"inputs/{workspace_key(path)}", data)
+        split_workspace_path(path)
+        cap = self.limits.max_file_mb * channel.MIB
+        if len(data) > cap:
+            raise InvalidRequest(
+                f"{path} is {len(data)} bytes, over the sandbox's file size limit of {self.limits.max_file_mb} MB",
+                code="sandbox_file_too_large",
+            )
+        self._call(lambda: self._client.put_file(path, data))
 
     def read_file(self, path: str) -> bytes:
-        key = workspace_key(path)
-        for name in (f"workspace/{key}", f"inputs/{key}"):
-            body = self._objects.get(name)
-            if body is not None:
-                return body
-        raise FileNotFoundError(f"{path} is not in the workspace of run {self.run_id}")
+        split_workspace_path(path)
+        return self._call(lambda: self._client.read_file(path))
 
     def list_files(self) -> list[WorkspaceFile]:
-        body = self._objects.get("files.json")
-        return WORKSPACE_FILES.validate_json(body) if body is not None else []
+        return self._call(self._client.list_files)
 
     def close(self) -> None:
-        """Nothing is held on the host side; the task lives until end() or its idle timeout."""
+        """Nothing is held on the host side; the task lives until end(), its idle timeout or the janitor."""
 
-    def _next_cell_number(self) -> int:
-        numbers = [n for n in map(cell_number, self._objects.names("cells/")) if n is not None]
-        return max(numbers, default=0) + 1
+    def _run(self, endpoint: str, code: str, timeout_s: float | None) -> CellResult:
+        timeout = timeout_s or self.limits.cell_timeout_s
+        self._record_use()
+        began = self._backend.clock()
+        try:
+            result = self._client.run(endpoint, code, timeout)
+        except TaskGone as gone:
+            self._backend.retire(self._record, gone.reason)
+            return self._lost_cell(gone, self._backend.clock() - began)
+        self.kernel_id = "" if result.kernel_restarted else result.kernel_id
+        self._record_use()
+        return result
 
-    def _lost_cell(self, timeout: float) -> CellResult:
+    def _call(self, request: Callable[[], Any]) -> Any:
+        try:
+            answer = request()
+        except TaskGone as gone:
+            self._backend.retire(self._record, gone.reason)
+            raise SandboxUnavailable(f"the sandbox task of run {self.run_id} is gone: {gone.reason}") from gone
+        self._record_use()
+        return answer
+
+    def _record_use(self) -> None:
+        """Before and after each request: a cell that ran for minutes is a use at its end too."""
+        now = self._backend.clock()
+        if now - self._used_at >= LAST_USED_RESOLUTION_S:
+            self._backend.sessions.record_use(self.run_id, self.task_arn)
+            self._used_at = now
+
+    def _lost_cell(self, gone: TaskGone, elapsed_s: float) -> CellResult:
+        if gone.timed_out:
+            what = "the sandbox task did not answer in time and was stopped"
+        elif gone.cell_sent:
+            what = "the sandbox task ended while the cell ran"
+        else:
+            what = "the sandbox task was gone before the cell could run"
         return CellResult(
             stdout="",
-            stderr=f"[no result from the sandbox task within {timeout + RESULT_MARGIN_S:.0f}s; its state may be lost]",
-            exit_code=137,
-            duration_ms=round((timeout + RESULT_MARGIN_S) * 1000),
-            limit="timeout",
+            stderr=f"[{what} ({gone.reason}): the kernel's state is lost; a new sandbox starts at the next cell]",
+            exit_code=LOST_EXIT_CODE,
+            duration_ms=round(elapsed_s * 1000),
+            limit="timeout" if gone.timed_out else None,
+            kernel_restarted=True,
+            kernel_id=self.kernel_id,
         )
 
 
@@ -218,67 +323,117 @@ class FargateSandboxBackend:
     def __init__(
         self,
         ecs_client_factory: Callable[[], Any],
-        s3_client_factory: Callable[[], Any],
+        sessions: SandboxSessionStore,
         settings: FargateSandboxSettings,
         *,
+        http: httpx.Client | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._ecs_factory = ecs_client_factory
-        self._s3_factory = s3_client_factory
+        self.sessions = sessions
         self.settings = settings
-        self._clock = clock
+        # One request per connection: a connection that broke always means the task did, never a stale keep-alive.
+        self._http = http or httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), trust_env=False)
+        self.clock = clock
         self._sleep = sleep
 
     @classmethod
-    def from_env(cls) -> FargateSandboxBackend:
+    def from_env(cls, sessions: SandboxSessionStore | None = None) -> FargateSandboxBackend:
         settings = FargateSandboxSettings()  # required fields come from the environment
-        ecs_client, s3_client = client_factory("ecs", settings.region), client_factory("s3", settings.region)
-        return cls(ecs_client, s3_client, settings)
+        if sessions is None:
+            from agentlab.store.table import Table
+
+            sessions = SandboxSessionStore(Table(client_factory("dynamodb", settings.region), settings.table_name))
+        return cls(client_factory("ecs", settings.region), sessions, settings)
 
     def session(self, run_id: str, limits: SandboxLimits, env: dict[str, str]) -> FargateSandboxSession:
-        objects = self._objects(run_id)
-        task = self._running_task(run_id)
-        if task is None:
-            objects.put("env.json", json.dumps(check_env(env)).encode())
-            # A run ended earlier and started again must not see its old stop marker.
-            objects.delete("stop")
-            task = self._start_task(run_id, limits)
-        task_arn = self._wait_until_running(task)
-        return FargateSandboxSession(
-            run_id, task_arn, limits, objects, self.settings.poll_interval_s, clock=self._clock, sleep=self._sleep
-        )
+        env = check_env(env)
+        record = self.sessions.get(run_id)
+        if record is not None and record.address:
+            client = self._client(record)
+            try:
+                health = self._probe(client, record)
+                if not health.started:
+                    health = client.start(env)
+            except TaskGone as gone:
+                logger.info("sandbox task of run %s is gone (%s): a new one starts", run_id, gone.reason)
+                self.retire(record, gone.reason)
+            else:
+                self.sessions.record_use(run_id, record.task_arn)
+                return FargateSandboxSession(self, record, limits, client, health)
+        elif record is not None:
+            # Its start never finished (the invocation that began it ended): nobody else is waiting on it.
+            self.retire(record, "its start did not finish")
+        return self._start(run_id, limits, env, replacing=record.task_arn if record else None)
 
     def end(self, run_id: str) -> None:
-        self._objects(run_id).put("stop", b"")
-        ecs = self._ecs_factory()
-        for task in self._tasks_of(run_id):
-            ecs.stop_task(cluster=self.settings.cluster_arn, task=task["taskArn"], reason="agentlab run ended")
+        record = self.sessions.get(run_id)
+        arns = {task["taskArn"] for task in self._tasks_of(run_id)}
+        if record is not None:
+            arns.add(record.task_arn)
+        for arn in sorted(arns):
+            self._stop_task(arn, "agentlab run ended")
+        if record is not None:
+            self.sessions.forget(run_id, record.task_arn)
 
     def reap_idle(self) -> list[str]:
-        """Tasks end themselves after their idle timeout; there is nothing to reap from here."""
+        """Tasks end themselves after their idle timeout, and the janitor stops the rest: nothing to reap here."""
         return []
 
-    def _objects(self, run_id: str) -> RunObjects:
-        return RunObjects(self._s3_factory(), self.settings.bucket_name, run_id)
+    def retire(self, record: SandboxSessionRecord, reason: str) -> None:
+        """Stop a task that failed the run and drop its record, so that the next session() starts a new one."""
+        self._stop_task(record.task_arn, f"agentlab: {reason}")
+        self.sessions.forget(record.run_id, record.task_arn)
 
-    def _tasks_of(self, run_id: str) -> list[dict[str, Any]]:
-        ecs = self._ecs_factory()
-        cluster = self.settings.cluster_arn
-        arns = ecs.list_tasks(cluster=cluster, startedBy=run_id[:STARTED_BY_CHARS], desiredStatus="RUNNING")
-        if not arns.get("taskArns"):
-            return []
-        tasks: list[dict[str, Any]] = ecs.describe_tasks(cluster=cluster, tasks=arns["taskArns"]).get("tasks", [])
-        return [task for task in tasks if task.get("lastStatus") != STOPPED]
+    def _probe(self, client: TaskClient, record: SandboxSessionRecord) -> TaskHealth:
+        """The recorded task's health. A probe that did not get through is tried once more while ECS still counts the
+        task as running: giving a live kernel up for a lost packet would cost the run its state."""
+        try:
+            health = client.health()
+        except TaskGone as gone:
+            if gone.foreign or self._describe(record.task_arn).get("lastStatus") != RUNNING:
+                raise
+            self._sleep(HEALTH_POLL_S)
+            health = client.health()
+        if health.run_id != record.run_id:
+            raise TaskGone(f"the task at {client.base_url} serves run {health.run_id}", foreign=True)
+        return health
 
-    def _running_task(self, run_id: str) -> dict[str, Any] | None:
-        tasks = self._tasks_of(run_id)
-        return tasks[0] if tasks else None
+    # starting -------------------------------------------------------------------------------------------------------
+    def _start(
+        self, run_id: str, limits: SandboxLimits, env: dict[str, str], *, replacing: str | None
+    ) -> FargateSandboxSession:
+        deadline = self.clock() + self.settings.start_timeout_s
+        token = channel.new_token()
+        task_arn = self._run_task(run_id, limits, channel.token_digest(token))
+        now = utc_now()
+        record = SandboxSessionRecord(run_id=run_id, task_arn=task_arn, token=token, started_at=now, last_used_at=now)
+        try:
+            self.sessions.claim(record, replacing=replacing)
+        except ConcurrentUpdate as exc:
+            self._stop_task(task_arn, "agentlab: another task was started for the run at the same time")
+            raise SandboxUnavailable(f"another sandbox task was started for run {run_id} at the same time") from exc
+        try:
+            address = self._wait_until_running(task_arn, deadline)
+            record = record.model_copy(update={"address": address})
+            self.sessions.record_use(run_id, task_arn, address=address)
+            client = self._client(record)
+            self._wait_for_health(client, run_id, task_arn, deadline)
+            health = client.start(env)
+        except TaskGone as gone:
+            self.retire(record, gone.reason)
+            raise SandboxUnavailable(f"the sandbox task of run {run_id} failed to start: {gone.reason}") from gone
+        except BaseException as exc:
+            self.retire(record, f"its start failed: {type(exc).__name__}")
+            raise
+        logger.info("sandbox task %s serves run %s at %s", task_arn, run_id, address)
+        return FargateSandboxSession(self, record, limits, client, health)
 
-    def _start_task(self, run_id: str, limits: SandboxLimits) -> dict[str, Any]:
+    def _run_task(self, run_id: str, limits: SandboxLimits, token_sha256: str) -> str:
         settings = self.settings
-        cpu, memory = task_size(settings.task_cpu, limits.memory_mb)
-        response = self._ecs_factory().run_task(
+        cpu, memory = limits_task_size(limits)
+        response = self._ecs().run_task(
             cluster=settings.cluster_arn,
             taskDefinition=settings.task_definition_arn,
             launchType="FARGATE",
@@ -295,10 +450,11 @@ class FargateSandboxBackend:
                 "containerOverrides": [
                     {
                         "name": settings.container_name,
+                        # Nothing secret: CloudTrail records these. The run's variables come in the start request.
                         "environment": [
-                            {"name": ENV_RUN_ID, "value": run_id},
-                            {"name": ENV_BUCKET, "value": settings.bucket_name},
-                            {"name": ENV_LIMITS, "value": limits.model_dump_json()},
+                            {"name": channel.ENV_RUN_ID, "value": run_id},
+                            {"name": channel.ENV_LIMITS, "value": limits.model_dump_json()},
+                            {"name": channel.ENV_TOKEN_SHA256, "value": token_sha256},
                         ],
                     }
                 ],
@@ -317,25 +473,94 @@ class FargateSandboxBackend:
             raise SandboxUnavailable(
                 f"no sandbox task could be placed for run {run_id}: {reasons or 'no reason given'}"
             )
-        task: dict[str, Any] = tasks[0]
+        task_arn: str = tasks[0]["taskArn"]
+        return task_arn
+
+    def _wait_until_running(self, task_arn: str, deadline: float) -> str:
+        """The task's private IPv4 address once it runs."""
+        while True:
+            task = self._describe(task_arn)
+            status = task.get("lastStatus")
+            if status == RUNNING:
+                address = task_address(task)
+                if address:
+                    return address
+            if status == STOPPED:
+                raise TaskGone(f"it stopped while starting: {stopped_reason(task)}")
+            if self.clock() >= deadline:
+                raise TaskGone(f"it was not running after {self.settings.start_timeout_s:.0f}s (status {status})")
+            self._sleep(self.settings.start_poll_s)
+
+    def _wait_for_health(self, client: TaskClient, run_id: str, task_arn: str, deadline: float) -> None:
+        """Until the kernel server answers as this run's; a task that stops meanwhile fails at once."""
+        described_at = self.clock()
+        while True:
+            try:
+                health = client.health()
+            except TaskGone as gone:
+                if self.clock() >= deadline:
+                    raise TaskGone(f"its server did not answer within {self.settings.start_timeout_s:.0f}s") from gone
+                if self.clock() - described_at >= self.settings.start_poll_s:
+                    described_at = self.clock()
+                    task = self._describe(task_arn)
+                    if task.get("lastStatus") == STOPPED:
+                        raise TaskGone(f"it stopped while starting: {stopped_reason(task)}") from gone
+                self._sleep(HEALTH_POLL_S)
+                continue
+            if health.run_id != run_id:
+                raise TaskGone(f"the task at {client.base_url} serves run {health.run_id}", foreign=True)
+            return
+
+    # ECS ------------------------------------------------------------------------------------------------------------
+    def _ecs(self) -> Any:
+        return self._ecs_factory()
+
+    def _client(self, record: SandboxSessionRecord) -> TaskClient:
+        return TaskClient(self._http, record.address or "", self.settings.task_port, record.token)
+
+    def _describe(self, task_arn: str) -> dict[str, Any]:
+        described = self._ecs().describe_tasks(cluster=self.settings.cluster_arn, tasks=[task_arn]).get("tasks", [])
+        task: dict[str, Any] = described[0] if described else {"taskArn": task_arn, "lastStatus": STOPPED}
         return task
 
-    def _wait_until_running(self, task: dict[str, Any]) -> str:
-        task_arn: str = task["taskArn"]
-        deadline = self._clock() + self.settings.start_timeout_s
-        ecs = self._ecs_factory()
-        while True:
-            status = task.get("lastStatus")
-            if status == "RUNNING":
-                return task_arn
-            if status == STOPPED:
-                raise SandboxUnavailable(f"sandbox task stopped while starting: {task.get('stoppedReason', '')}")
-            if self._clock() >= deadline:
-                ecs.stop_task(cluster=self.settings.cluster_arn, task=task_arn, reason="sandbox start timed out")
-                raise SandboxUnavailable(f"sandbox task not running after {self.settings.start_timeout_s:.0f}s")
-            self._sleep(self.settings.poll_interval_s)
-            described = ecs.describe_tasks(cluster=self.settings.cluster_arn, tasks=[task_arn]).get("tasks", [])
-            task = described[0] if described else {"taskArn": task_arn, "lastStatus": STOPPED}
+    def _tasks_of(self, run_id: str) -> list[dict[str, Any]]:
+        ecs = self._ecs()
+        cluster = self.settings.cluster_arn
+        arns = ecs.list_tasks(cluster=cluster, startedBy=run_id[:STARTED_BY_CHARS], desiredStatus=RUNNING)
+        if not arns.get("taskArns"):
+            return []
+        tasks: list[dict[str, Any]] = ecs.describe_tasks(cluster=cluster, tasks=arns["taskArns"]).get("tasks", [])
+        return [task for task in tasks if task.get("lastStatus") != STOPPED]
+
+    def _stop_task(self, task_arn: str, reason: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._ecs().stop_task(cluster=self.settings.cluster_arn, task=task_arn, reason=reason[:255])
+        except ClientError as exc:
+            logger.warning("sandbox task %s could not be stopped: %s", task_arn, exc)
+
+
+def task_address(task: dict[str, Any]) -> str | None:
+    """The private IPv4 of an awsvpc task, from its network interface attachment."""
+    for attachment in task.get("attachments", []):
+        if attachment.get("type") != ENI_ATTACHMENT:
+            continue
+        for detail in attachment.get("details", []):
+            if detail.get("name") == ENI_ADDRESS and detail.get("value"):
+                return str(detail["value"])
+    for container in task.get("containers", []):
+        for interface in container.get("networkInterfaces", []):
+            if interface.get("privateIpv4Address"):
+                return str(interface["privateIpv4Address"])
+    return None
+
+
+def stopped_reason(task: dict[str, Any]) -> str:
+    exits = [
+        f"{c.get('name', 'container')} exited {c['exitCode']}" for c in task.get("containers", []) if "exitCode" in c
+    ]
+    return "; ".join([str(task.get("stoppedReason") or "no reason given"), *exits])
 
 
 def client_factory(service: str, region: str) -> Callable[[], Any]:

@@ -55,7 +55,7 @@ class StepDeps:
             transcript=TranscriptStore(table, blobs),
             blobs=blobs,
             models=ProviderRegistry(ProviderSettings()),
-            sandbox=sandbox_backend(settings),
+            sandbox=sandbox_backend(settings, table),
             prices=settings.price_table(),
         )
 
@@ -64,16 +64,21 @@ _backends: dict[tuple[str, str], Any] = {}
 _backends_lock = threading.Lock()
 
 
-def sandbox_backend(settings: StepSettings) -> Any:
-    """One backend per process and root: every step of a run reaches the same live session."""
+def sandbox_backend(settings: StepSettings, table: Table | None = None) -> Any:
+    """One backend per process and root: every step of a run reaches the same live session. The Fargate backend keeps
+    which task serves a run in `table` (the step's own table; built from the settings when not given)."""
     key = (settings.sandbox_backend, str(settings.sandbox_root))
     with _backends_lock:
         backend = _backends.get(key)
         if backend is None:
             if settings.sandbox_backend == "fargate":
                 from agentlab.sandbox.fargate import FargateSandboxBackend
+                from agentlab.store.sandbox_sessions import SandboxSessionStore
 
-                backend = FargateSandboxBackend.from_env()
+                if table is None:
+                    clients = AwsClients(settings)
+                    table = Table(lambda: clients.dynamodb, settings.table_name)
+                backend = FargateSandboxBackend.from_env(SandboxSessionStore(table))
             else:
                 from agentlab.sandbox.local import LocalSandboxBackend
 

@@ -2,7 +2,9 @@
 
 - Sandbox tasks are stopped when their run has ended (a cancelled run's execution is stopped before `finalize` can
   end its session) or when nobody used them for `sandbox_idle_s` (the task's own idle timeout failed, or it hangs).
-  A task's last use is the newest object of its run's exchange under sandbox/<run_id>/.
+  A task's last use is the `last_used_at` of its run's sandbox session record (agentlab.store.sandbox_sessions);
+  a task the record does not name (a start that lost a race, an invocation that died before writing it) counts from
+  its own start. A stopped task's record goes with it.
 - Runs still active past their wall-clock budget (plus a grace for a cell in flight) are failed with reason `stuck`,
   and so are active runs whose execution ended without ending them (a step that failed beyond every retry and
   catch). Runs waiting for approval are left alone: the approval wait has its own timeout in the state machine.
@@ -26,6 +28,7 @@ from agentlab.models import TERMINAL_STATUSES, Run
 from agentlab.settings import CoreSettings
 from agentlab.store.agents import AgentStore
 from agentlab.store.runs import RunStore
+from agentlab.store.sandbox_sessions import SandboxSessionStore
 from agentlab.workflow.executions import execution_arn
 
 logger = logging.getLogger(__name__)
@@ -63,7 +66,7 @@ class Janitor:
         runs: RunStore,
         agents: AgentStore,
         ecs: Callable[[], Any],
-        s3: Callable[[], Any],
+        sessions: SandboxSessionStore,
         stepfunctions: Callable[[], Any],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -71,7 +74,7 @@ class Janitor:
         self.runs = runs
         self.agents = agents
         self._ecs = ecs
-        self._s3 = s3
+        self.sessions = sessions
         self._sfn = stepfunctions
         self._clock = clock
         self._org_of_run: dict[str, str | None] = {}
@@ -181,6 +184,7 @@ class Janitor:
             if reason is None:
                 continue
             self._ecs().stop_task(cluster=self.settings.cluster_arn, task=task["taskArn"], reason=reason[:255])
+            self.sessions.forget(run_id, task["taskArn"])
             logger.info("stopped a sandbox task", extra={"run_id": run_id, "task": task["taskArn"], "reason": reason})
             metrics.count("SandboxTasksStopped")
             stopped.append(task["taskArn"])
@@ -192,7 +196,7 @@ class Janitor:
             run = self._run_of(arn, run_id)
             if run is not None and run.status in TERMINAL_STATUSES:
                 return f"agentlab janitor: run {run_id} has ended ({run.status})"
-        last_used = self._last_used(run_id) or task.get("startedAt") or task.get("createdAt")
+        last_used = self._last_used(run_id, task["taskArn"]) or task.get("startedAt") or task.get("createdAt")
         if last_used is None:
             return None
         idle = (now - last_used).total_seconds()
@@ -200,16 +204,10 @@ class Janitor:
             return f"agentlab janitor: idle for {int(idle)} s"
         return None
 
-    def _last_used(self, run_id: str) -> datetime | None:
-        """When the host or the task last wrote to the run's exchange (cells, results, files)."""
-        newest: datetime | None = None
-        paginator = self._s3().get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.settings.bucket_name, Prefix=f"sandbox/{run_id}/"):
-            for item in page.get("Contents", []):
-                modified: datetime = item["LastModified"]
-                if newest is None or modified > newest:
-                    newest = modified
-        return newest
+    def _last_used(self, run_id: str, task_arn: str) -> datetime | None:
+        """When a step last used the run's session, if that session is this task's."""
+        record = self.sessions.get(run_id)
+        return record.last_used_at if record is not None and record.task_arn == task_arn else None
 
     def _running_tasks(self) -> Iterator[dict[str, Any]]:
         ecs = self._ecs()
@@ -234,6 +232,6 @@ def build_janitor(settings: JanitorSettings) -> Janitor:
         runs=RunStore(table),
         agents=AgentStore(table),
         ecs=client_factory("ecs", settings.region),
-        s3=lambda: clients.s3,
+        sessions=SandboxSessionStore(table),
         stepfunctions=lambda: clients.stepfunctions,
     )
