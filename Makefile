@@ -92,10 +92,12 @@ synth: $(STAMP) layer frontend
 	CDK_OUTDIR=cdk.out $(PY) cdk/app.py
 	@echo "synthesized into cdk.out/"
 
-# Deploys what `make synth` wrote. Needs AWS credentials, a bootstrapped account and Docker (the sandbox image).
+# Builds the layer and the dashboard, then lets the CDK CLI synthesize the app (cdk.json) for the account and region of
+# the credentials, so region-dependent checks apply, and deploy it. Needs AWS credentials and a bootstrapped account;
+# no Docker: the sandbox image is built by CodeBuild in the account during the deploy.
 CDK_CLI := npx --yes aws-cdk@2.1148.1
-deploy: synth
-	$(CDK_CLI) deploy --app cdk.out --require-approval broadening
+deploy: $(STAMP) layer frontend
+	$(CDK_CLI) deploy --require-approval broadening
 
 clean:
 	rm -rf $(VENV) .agentlab cdk.out build frontend/dist frontend/node_modules

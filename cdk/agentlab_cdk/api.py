@@ -21,7 +21,7 @@ from constructs import Construct
 from agentlab_cdk.config import API_MEMORY_MB, API_TIMEOUT, LOG_RETENTION
 from agentlab_cdk.functions import LambdaFunctions
 from agentlab_cdk.grants import grant_objects, grant_table
-from agentlab_cdk.nag import acknowledge
+from agentlab_cdk.nag import acknowledge, arn
 from agentlab_cdk.orchestration import ORG_OBJECTS
 
 LIVE_ALIAS = "live"
@@ -113,7 +113,7 @@ class Api(Construct):
             role,
             "IAM5",
             "Executions are named after runs, made at run time; the grant covers executions of this state machine.",
-            f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{executions}",
+            f"Resource::{arn(self, 'states', f'execution:{executions}')}",
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=list(COGNITO_ADMIN_ACTIONS), resources=[inputs.user_pool.user_pool_arn])

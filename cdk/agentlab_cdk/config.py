@@ -19,7 +19,9 @@ RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 API_TIMEOUT = Duration.seconds(29)  # API Gateway's integration timeout
-STEP_TIMEOUT = Duration.minutes(15)  # a cell may run up to 900 s, and the result upload comes after it
+# Lambda's maximum: the longest cell an agent may set, a task start and the result's upload fit in it (a template test
+# checks it against MAX_CELL_TIMEOUT_S and SANDBOX_START_TIMEOUT_S).
+STEP_TIMEOUT = Duration.minutes(15)
 JANITOR_TIMEOUT = Duration.minutes(5)
 JANITOR_RATE = Duration.minutes(5)
 API_MEMORY_MB = 1_024
@@ -34,6 +36,10 @@ class FrontendNotBuilt(RuntimeError):
 
 class LayerNotBuilt(RuntimeError):
     """The Lambda layer has not been built for the target platform."""
+
+
+class ProfileRegionMismatch(ValueError):
+    """A configured cross-region inference profile cannot be called from the stack's Region."""
 
 
 def _as_list(value: Any, default: tuple[str, ...]) -> tuple[str, ...]:

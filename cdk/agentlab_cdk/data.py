@@ -8,11 +8,10 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from agentlab.store.cors import BROWSER_CORS_RULE
 from agentlab.store.schema import GLOBAL_INDEXES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 from agentlab_cdk.nag import acknowledge
 
-SANDBOX_PREFIX = "sandbox/"
-SANDBOX_EXPIRY = Duration.days(7)  # what a finished run's sandbox exchange left behind (artifacts are copied out)
 NONCURRENT_EXPIRY = Duration.days(30)
 ACCESS_LOG_EXPIRY = Duration.days(90)
 
@@ -76,7 +75,6 @@ class Data(Construct):
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="data/",
             lifecycle_rules=[
-                s3.LifecycleRule(id="expire-sandbox-exchange", prefix=SANDBOX_PREFIX, expiration=SANDBOX_EXPIRY),
                 s3.LifecycleRule(id="expire-old-versions", noncurrent_version_expiration=NONCURRENT_EXPIRY),
                 s3.LifecycleRule(
                     id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(1)
@@ -104,11 +102,14 @@ class Data(Construct):
         return secret
 
     def allow_cors(self, origin: str) -> None:
-        """Browsers upload and download through presigned URLs, from the dashboard's origin only."""
+        """Browsers upload and download through presigned URLs, from the dashboard's origin only: the dashboard
+        uploads with a presigned POST (a form whose policy pins the key and type and caps the size) and reads with
+        presigned GETs; nothing presigns a PUT."""
+        rule = BROWSER_CORS_RULE  # the same rule the local stack puts on its bucket
         self.bucket.add_cors_rule(
-            allowed_methods=[s3.HttpMethods.GET, s3.HttpMethods.PUT, s3.HttpMethods.HEAD],
+            allowed_methods=[s3.HttpMethods(method) for method in rule.allowed_methods],
             allowed_origins=[origin],
-            allowed_headers=["*"],
-            exposed_headers=["ETag"],
-            max_age=3_000,
+            allowed_headers=list(rule.allowed_headers),
+            exposed_headers=list(rule.exposed_headers),
+            max_age=rule.max_age_s,
         )

@@ -5,16 +5,18 @@ Every function gets its own role and its own log group; nothing it does not need
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from agentlab_cdk.config import ARCHITECTURE, FUNCTIONS_DIR, LOG_RETENTION, RUNTIME, LayerNotBuilt
-from agentlab_cdk.nag import acknowledge
+from agentlab_cdk.nag import acknowledge, arn
 
 POWERTOOLS_NAMESPACE = "agentlab"
 CODE_EXCLUDES = ["__pycache__", "*.pyc"]
@@ -23,6 +25,15 @@ CODE_EXCLUDES = ["__pycache__", "*.pyc"]
 def construct_name(function_name: str) -> str:
     """`record_failure` -> `RecordFailure`: the construct id, and the prefix of the ASL placeholder."""
     return "".join(part.capitalize() for part in function_name.split("_"))
+
+
+@dataclass(frozen=True)
+class FunctionNetwork:
+    """Where a function that must reach something inside a VPC runs: these subnets, behind this security group."""
+
+    vpc: ec2.IVpc
+    subnets: tuple[ec2.ISubnet, ...]
+    security_group: ec2.ISecurityGroup
 
 
 def check_layer(layer_dir: Path) -> None:
@@ -60,9 +71,13 @@ class LambdaFunctions(Construct):
         timeout: Duration,
         memory_mb: int,
         snap_start: bool = False,
+        network: FunctionNetwork | None = None,
+        folder: str | None = None,
+        entry: str = "handler",
     ) -> lambda_.Function:
-        """The function whose handler is functions/<name>/handler.py."""
-        source = FUNCTIONS_DIR / name
+        """The function whose handler is `entry` in functions/<folder or name>/handler.py; with a network, it runs in
+        that VPC's subnets (and may manage the network interfaces Lambda makes there, nothing else of EC2)."""
+        source = FUNCTIONS_DIR / (folder or name)
         if not (source / "handler.py").is_file():
             raise FileNotFoundError(f"{source}/handler.py does not exist")
         base = construct_name(name)
@@ -79,7 +94,7 @@ class LambdaFunctions(Construct):
             description=description,
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
-            handler="handler.handler",
+            handler=f"handler.{entry}",
             code=lambda_.Code.from_asset(str(source), exclude=CODE_EXCLUDES),
             layers=[self.layer],
             role=role,
@@ -89,6 +104,9 @@ class LambdaFunctions(Construct):
             timeout=timeout,
             memory_size=memory_mb,
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
+            vpc=network.vpc if network else None,
+            vpc_subnets=ec2.SubnetSelection(subnets=list(network.subnets)) if network else None,
+            security_groups=[network.security_group] if network else None,
             environment={
                 "POWERTOOLS_SERVICE_NAME": f"agentlab-{name.replace('_', '-')}",
                 "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_NAMESPACE,
@@ -97,6 +115,8 @@ class LambdaFunctions(Construct):
             },
         )
         log_group.grant_write(role)
+        if network is not None:
+            grant_network_interfaces(role, network)
         acknowledge(
             role,
             "IAM5",
@@ -111,3 +131,48 @@ class LambdaFunctions(Construct):
         )
         self.functions[name] = function
         return function
+
+
+def grant_network_interfaces(role: iam.IRole, network: FunctionNetwork) -> None:
+    """What Lambda does with the function's role to attach it to a VPC (the actions of AWSLambdaVPCAccessExecutionRole):
+    interfaces are made only in the function's subnets and behind its security group."""
+    stack = Stack.of(role)
+
+    def ec2_arn(resource: str, name: str) -> str:
+        return stack.format_arn(service="ec2", resource=resource, resource_name=name)
+
+    interfaces = ec2_arn("network-interface", "*")
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["ec2:CreateNetworkInterface"],
+            resources=[
+                interfaces,
+                *(ec2_arn("subnet", subnet.subnet_id) for subnet in network.subnets),
+                ec2_arn("security-group", network.security_group.security_group_id),
+            ],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
+            resources=[interfaces],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], resources=["*"])
+    )
+    acknowledge(
+        role,
+        "IAM5",
+        "Lambda names the network interfaces it makes for the function at run time, so the interface actions cover "
+        "network-interface/* of this account and Region; creating one is limited to the function's subnets and "
+        "security group.",
+        f"Resource::{arn(role, 'ec2', 'network-interface/*')}",
+    )
+    acknowledge(
+        role,
+        "IAM5",
+        "ec2:DescribeNetworkInterfaces and ec2:DescribeSubnets accept no resource but '*'; Lambda needs them to attach "
+        "the function to its subnets.",
+        "Resource::*",
+    )

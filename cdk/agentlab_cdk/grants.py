@@ -19,6 +19,7 @@ TABLE_ACTIONS = (
 )
 # Whole-tenant operations (an org's deletion) scan and batch-delete; only the API does those.
 TABLE_BULK_ACTIONS = ("dynamodb:Scan", "dynamodb:BatchWriteItem")
+OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject")
 
 
 def grant_table(role: iam.IRole, table: dynamodb.ITable, *, bulk: bool = False) -> None:
@@ -38,8 +39,8 @@ def grant_table(role: iam.IRole, table: dynamodb.ITable, *, bulk: bool = False) 
 def grant_objects(
     role: iam.IRole, bucket: s3.IBucket, prefix: str, *, delete: bool = False, list_: bool = False
 ) -> None:
-    """Read and write objects under one prefix of the bucket (e.g. "orgs/", "sandbox/")."""
-    actions = ["s3:GetObject", "s3:PutObject", *(["s3:DeleteObject"] if delete else [])]
+    """Read and write objects under one prefix of the bucket (e.g. "orgs/")."""
+    actions = [*OBJECT_ACTIONS, *(["s3:DeleteObject"] if delete else [])]
     role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[bucket.arn_for_objects(f"{prefix}*")]))
     if list_:
         grant_not_found(role, bucket)
@@ -61,7 +62,7 @@ def grant_secret_read(role: iam.IRole, secret: secretsmanager.ISecret) -> None:
 
 def grant_not_found(role: iam.IRole, bucket: s3.IBucket) -> None:
     """s3:ListBucket on the bucket, without an s3:prefix condition: S3 answers a GET of a missing key with 404
-    (NoSuchKey) only to callers allowed to list the bucket, and 403 to others. The sandbox exchange polls for objects
-    that do not exist yet (the next cell, its result, the stop marker) and tells them apart by that 404; a GET carries
-    no s3:prefix, so a prefix-conditioned grant would not count. It reveals key names, never contents."""
+    (NoSuchKey) only to callers allowed to list the bucket, and 403 to others, and the API tells a missing file from a
+    refused one by that 404; a GET carries no s3:prefix, so a prefix-conditioned grant would not count. It reveals key
+    names, never contents."""
     role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))

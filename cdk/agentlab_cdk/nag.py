@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
+from aws_cdk import Acknowledgment, CfnResource, Stack, Token, Validations
 from constructs import IConstruct
 
 PACK = "AwsSolutions"
@@ -24,3 +24,19 @@ def ref(resource: IConstruct, attribute: str = "Arn") -> str:
     stack = Stack.of(child)
     logical_id = stack.resolve(stack.get_logical_id(child))
     return f"<{logical_id}.{attribute}>" if attribute else f"<{logical_id}>"
+
+
+def region_and_account(scope: IConstruct) -> tuple[str, str]:
+    """How cdk-nag spells the stack's Region and account in a finding: the pseudo parameters of an
+    environment-agnostic stack (<AWS::Region>, <AWS::AccountId>), the literal values of one synthesized for an
+    environment (as `cdk deploy` does)."""
+    stack = Stack.of(scope)
+    region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
+    account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+    return region, account
+
+
+def arn(scope: IConstruct, service: str, resource: str) -> str:
+    """An ARN of this stack's Region and account as cdk-nag spells it in a granular finding."""
+    region, account = region_and_account(scope)
+    return f"arn:<AWS::Partition>:{service}:{region}:{account}:{resource}"

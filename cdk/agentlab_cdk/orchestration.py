@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import Annotations, ArnFormat, RemovalPolicy, Stack, Token
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -17,8 +17,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from agentlab.llm.pricing import INFERENCE_PROFILE_PREFIXES, base_model_id
-from agentlab_cdk.config import LOG_RETENTION, STATEMACHINES_DIR, STEP_MEMORY_MB, STEP_TIMEOUT
-from agentlab_cdk.data import SANDBOX_PREFIX
+from agentlab_cdk.config import LOG_RETENTION, STATEMACHINES_DIR, STEP_MEMORY_MB, STEP_TIMEOUT, ProfileRegionMismatch
 from agentlab_cdk.functions import LambdaFunctions, construct_name
 from agentlab_cdk.grants import grant_objects, grant_secret_read, grant_table
 from agentlab_cdk.nag import acknowledge, ref
@@ -31,8 +30,29 @@ ORG_OBJECTS = "orgs/"
 # What each step does besides reading and writing the table. A step not named here gets the table only.
 MODEL_STEPS = frozenset({"think", "evaluate"})
 BLOB_STEPS = frozenset({"think", "execute", "check_goal", "evaluate"})
-SANDBOX_STEPS = frozenset({"execute", "check_goal", "finalize", "record_failure"})
+# Talk to a task's kernel: they run inside the sandbox VPC, start, watch and stop tasks.
+KERNEL_STEPS = frozenset({"execute", "check_goal"})
+# Only end a run's session: they stop its task through the ECS API and never reach the task.
+TASK_STOPPING_STEPS = frozenset({"finalize", "record_failure"})
 TASK_TOKEN_STEPS = frozenset({"request_approval"})
+# The first use of a third-party model in an account subscribes the account to it through AWS Marketplace; Bedrock
+# makes that call with the caller's permissions.
+MARKETPLACE_ACTIONS = ("aws-marketplace:Subscribe", "aws-marketplace:ViewSubscriptions")
+BEDROCK_SERVICE = "bedrock.amazonaws.com"
+# Where each geography's cross-region inference profiles may be called from (their source Regions), by Region name
+# prefix; a `global.` profile may be called from any commercial Region.
+PROFILE_SOURCE_REGIONS: dict[str, tuple[str, ...]] = {
+    "us.": ("us-east-", "us-west-"),
+    "us-gov.": ("us-gov-",),
+    "eu.": ("eu-",),
+    "apac.": ("ap-", "me-central-1"),
+    "jp.": ("ap-northeast-1", "ap-northeast-3"),
+    "au.": ("ap-southeast-2", "ap-southeast-4"),
+    "ca.": ("ca-",),
+}
+GLOBAL_PROFILE = "global."
+NON_COMMERCIAL_REGIONS = ("us-gov-", "cn-", "us-iso", "eu-isoe-", "eusc-")
+PROFILE_REGION_WARNING = "agentlab:bedrockProfileRegion"
 
 
 def placeholders(definition: str) -> set[str]:
@@ -67,6 +87,54 @@ def model_resources(stack: Stack, model_ids: tuple[str, ...]) -> list[str]:
     return resources
 
 
+def profile_prefix(model_id: str) -> str | None:
+    """`eu.` for `eu.anthropic...`; None for a foundation model id or an ARN."""
+    if model_id.startswith("arn:"):
+        return None
+    return next((prefix for prefix in INFERENCE_PROFILE_PREFIXES if model_id.startswith(prefix)), None)
+
+
+def profile_serves(prefix: str, region: str) -> bool:
+    if prefix == GLOBAL_PROFILE:
+        return not region.startswith(NON_COMMERCIAL_REGIONS)
+    return region.startswith(PROFILE_SOURCE_REGIONS[prefix])
+
+
+def check_profile_region(model_id: str, region: str) -> None:
+    """A cross-region inference profile can only be called from a Region of its geography: refuse one that the
+    stack's Region cannot call, and say what would fit."""
+    prefix = profile_prefix(model_id)
+    if prefix is None or profile_serves(prefix, region):
+        return
+    base = base_model_id(model_id)
+    fits = [p for p in (*PROFILE_SOURCE_REGIONS, GLOBAL_PROFILE) if profile_serves(p, region)]
+    suggestion = " or ".join(f"{p}{base}" for p in fits) or f"the foundation model id {base}"
+    raise ProfileRegionMismatch(
+        f"bedrockModelIds: {model_id} is a cross-region inference profile of the '{prefix.rstrip('.')}' geography, "
+        f"which cannot be called from {region}, the stack's Region. Use {suggestion} (if the model offers it there), "
+        "or deploy to a Region of that geography."
+    )
+
+
+def check_model_regions(scope: Construct, model_ids: tuple[str, ...]) -> None:
+    """At synth: every configured inference profile fits the stack's Region; an environment-agnostic stack (Region
+    unknown until deploy) gets a warning instead."""
+    region = Stack.of(scope).region
+    profiles = [model_id for model_id in model_ids if profile_prefix(model_id) is not None]
+    if not profiles:
+        return
+    if Token.is_unresolved(region):
+        Annotations.of(scope).add_warning_v2(
+            PROFILE_REGION_WARNING,
+            f"the stack's Region is not known at synth, so the inference profiles {', '.join(profiles)} were not "
+            "checked against it; synthesize with CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION set (as `cdk deploy` "
+            "does) to check them",
+        )
+        return
+    for model_id in profiles:
+        check_profile_region(model_id, region)
+
+
 @dataclass(frozen=True)
 class OrchestrationInputs:
     table: dynamodb.ITable
@@ -82,6 +150,7 @@ class Orchestration(Construct):
         self, scope: Construct, construct_id: str, *, functions: LambdaFunctions, inputs: OrchestrationInputs
     ) -> None:
         super().__init__(scope, construct_id)
+        check_model_regions(self, inputs.bedrock_model_ids)
         self._functions = functions
         self._inputs = inputs
         self._removal = RemovalPolicy.RETAIN if inputs.is_prod else RemovalPolicy.DESTROY
@@ -132,15 +201,17 @@ class Orchestration(Construct):
             environment=environment,
             timeout=STEP_TIMEOUT,
             memory_mb=STEP_MEMORY_MB,
+            network=inputs.sandbox.function_network if name in KERNEL_STEPS else None,
         )
         role = function.role
         assert role is not None
         grant_table(role, inputs.table)
         if name in BLOB_STEPS:
             grant_objects(role, inputs.bucket, ORG_OBJECTS)
-        if name in SANDBOX_STEPS:
-            grant_objects(role, inputs.bucket, SANDBOX_PREFIX, delete=True, list_=True)
+        if name in KERNEL_STEPS:
             inputs.sandbox.grant_run_tasks(role)
+        if name in TASK_STOPPING_STEPS:
+            inputs.sandbox.grant_stop_tasks(role)
         if name in MODEL_STEPS:
             self._grant_models(role)
             grant_secret_read(role, inputs.provider_secret)
@@ -161,6 +232,20 @@ class Orchestration(Construct):
             iam.PolicyStatement(
                 actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], resources=resources
             )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(MARKETPLACE_ACTIONS),
+                resources=["*"],
+                conditions={"StringEquals": {"aws:CalledViaLast": BEDROCK_SERVICE}},
+            )
+        )
+        acknowledge(
+            role,
+            "IAM5",
+            "AWS Marketplace subscriptions have no resource-level permissions; the grant only lets Bedrock subscribe "
+            "the account to a model on its first use (aws:CalledViaLast is bedrock.amazonaws.com), not a direct call.",
+            "Resource::*",
         )
         for model_id in self._inputs.bedrock_model_ids:
             if model_id.startswith(INFERENCE_PROFILE_PREFIXES):

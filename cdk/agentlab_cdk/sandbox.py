@@ -1,55 +1,79 @@
-"""The Fargate sandbox: an isolated VPC (no NAT, no internet gateway), the endpoints a task needs to start and to
-exchange cells through S3, an ECS cluster and the hardened task definition built from sandbox-task/."""
+"""The Fargate sandbox: an isolated VPC (no NAT, no internet gateway) with the endpoints a task needs to start and the
+functions that run cells need to reach AWS, an ECS cluster and the hardened task definition built from sandbox-task/.
+
+User code in a task can reach no AWS credential: the task has no task role at all. Its kernel server listens on
+TASK_PORT, which only the security group of the functions that run cells (`execute`, `check_goal`, inside this VPC)
+may reach; they move inputs and artifacts to and from S3 themselves, scoped to the run."""
 
 from __future__ import annotations
 
-from aws_cdk import IgnoreMode, RemovalPolicy, Stack, custom_resources
+from aws_cdk import RemovalPolicy, Stack, custom_resources
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from agentlab.sandbox.fargate import FargateSandboxSettings, task_size
+from agentlab.sandbox.fargate import TASK_PORT, FargateSandboxSettings, cpu_units, task_size
 from agentlab.sandbox.models import SandboxLimits
-from agentlab_cdk.config import LOG_RETENTION, REPO_ROOT
-from agentlab_cdk.data import SANDBOX_PREFIX
-from agentlab_cdk.grants import grant_not_found
-from agentlab_cdk.nag import acknowledge, ref
+from agentlab_cdk.config import LOG_RETENTION
+from agentlab_cdk.functions import FunctionNetwork, LambdaFunctions
+from agentlab_cdk.grants import OBJECT_ACTIONS, TABLE_ACTIONS
+from agentlab_cdk.nag import acknowledge, arn, ref
+from agentlab_cdk.sandbox_image import SandboxImage
 
 CONTAINER_NAME = str(FargateSandboxSettings.model_fields["container_name"].default)
 SANDBOX_UID = "10001"
 SCRATCH_VOLUME = "scratch"
 SCRATCH_PATH = "/scratch"
 HTTPS = ec2.Port.tcp(443)
-# The image is built from the repository root; only these paths are its build context.
-IMAGE_CONTEXT = [
-    "*",
-    "!sandbox-task/Dockerfile",
-    "!sandbox-task/requirements.txt",
-    "!layers/core/agentlab",
-    "**/__pycache__",
-]
+KERNEL = ec2.Port.tcp(TASK_PORT)
 
 
 def default_task_size() -> tuple[int, int]:
-    """CPU units and MiB of the task definition: the backend's default CPU and room for the default kernel memory."""
-    cpu = int(FargateSandboxSettings.model_fields["task_cpu"].default)
-    return task_size(cpu, SandboxLimits().memory_mb)
+    """CPU units and MiB of the task definition: the default limits' vCPUs and room for their kernel memory (a run's
+    own limits override both when its task starts)."""
+    limits = SandboxLimits()
+    return task_size(cpu_units(limits.cpu), limits.memory_mb)
+
+
+def ecr_layer_bucket(stack: Stack) -> str:
+    """The Region's bucket that ECR serves image layers from (through presigned URLs), for the S3 endpoint policy."""
+    return f"arn:{stack.partition}:s3:::prod-{stack.region}-starport-layer-bucket"
 
 
 class Sandbox(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, bucket: s3.IBucket, is_prod: bool) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: LambdaFunctions,
+        bucket: s3.IBucket,
+        table: dynamodb.ITable,
+        is_prod: bool,
+    ) -> None:
         super().__init__(scope, construct_id)
         self._bucket = bucket
+        self._table = table
         self._removal = RemovalPolicy.RETAIN if is_prod else RemovalPolicy.DESTROY
         self.vpc = self._add_vpc()
-        self.security_group = self._add_security_group()
+        self.security_group = self._add_security_group(
+            "TaskSecurityGroup", "agentlab sandbox tasks: the kernel port from the cell functions; HTTPS to endpoints"
+        )
+        self.function_security_group = self._add_security_group(
+            "FunctionSecurityGroup", "agentlab functions that run cells: the kernel port of tasks; HTTPS to endpoints"
+        )
+        self.endpoint_security_group = self._add_security_group(
+            "EndpointSecurityGroup", "agentlab sandbox interface endpoints: HTTPS from tasks and cell functions"
+        )
         self._add_endpoints()
+        self._connect()
         self.cluster = self._add_cluster()
         self.log_group = logs.LogGroup(self, "TaskLogs", retention=LOG_RETENTION, removal_policy=self._removal)
+        self.image = SandboxImage(self, "Image", functions=functions, is_prod=is_prod)
         self.task_definition = self._add_task_definition()
 
     # network --------------------------------------------------------------------------------------------------------
@@ -68,53 +92,93 @@ class Sandbox(Construct):
         vpc.add_flow_log("FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs))
         return vpc
 
-    def _add_security_group(self) -> ec2.SecurityGroup:
-        return ec2.SecurityGroup(
-            self,
-            "TaskSecurityGroup",
-            vpc=self.vpc,
-            description="agentlab sandbox tasks: HTTPS to the VPC endpoints only",
-            allow_all_outbound=False,
-        )
+    def _add_security_group(self, construct_id: str, description: str) -> ec2.SecurityGroup:
+        return ec2.SecurityGroup(self, construct_id, vpc=self.vpc, description=description, allow_all_outbound=False)
+
+    @property
+    def _isolated(self) -> ec2.SubnetSelection:
+        return ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
 
     def _add_endpoints(self) -> None:
-        isolated = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-        self.vpc.add_gateway_endpoint("S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[isolated])
-        self.vpc.add_gateway_endpoint(
-            "DynamoDbEndpoint", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[isolated]
+        stack = Stack.of(self)
+        s3_endpoint = self.vpc.add_gateway_endpoint(
+            "S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self._isolated]
         )
-        endpoint_group = ec2.SecurityGroup(
-            self,
-            "EndpointSecurityGroup",
-            vpc=self.vpc,
-            description="agentlab sandbox interface endpoints: HTTPS from sandbox tasks",
-            allow_all_outbound=False,
+        in_account = {"StringEquals": {"aws:PrincipalAccount": stack.account}}
+        # The cell functions read and write objects of the platform's bucket (what grant_objects allows them);
+        # Fargate pulls image layers from ECR's layer bucket with URLs ECR signs, so not as a principal of this
+        # account. No other bucket is reachable.
+        s3_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                sid="PlatformBucket",
+                principals=[iam.AnyPrincipal()],
+                actions=list(OBJECT_ACTIONS),
+                resources=[self._bucket.arn_for_objects("*")],
+                conditions=in_account,
+            )
         )
-        endpoint_group.add_ingress_rule(self.security_group, HTTPS, "HTTPS from sandbox tasks")
-        self.security_group.add_egress_rule(endpoint_group, HTTPS, "HTTPS to the interface endpoints")
+        s3_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                sid="EcrImageLayers",
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:GetObject"],
+                resources=[f"{ecr_layer_bucket(stack)}/*"],
+            )
+        )
+        dynamodb_endpoint = self.vpc.add_gateway_endpoint(
+            "DynamoDbEndpoint", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[self._isolated]
+        )
+        dynamodb_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                sid="PlatformTable",
+                principals=[iam.AnyPrincipal()],
+                actions=list(TABLE_ACTIONS),
+                resources=[self._table.table_arn, f"{self._table.table_arn}/index/*"],
+                conditions=in_account,
+            )
+        )
         for name, service in (
             ("EcrApiEndpoint", ec2.InterfaceVpcEndpointAwsService.ECR),
             ("EcrDockerEndpoint", ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER),
             ("LogsEndpoint", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS),
+            # RunTask, DescribeTasks and StopTask from the cell functions.
+            ("EcsEndpoint", ec2.InterfaceVpcEndpointAwsService.ECS),
         ):
             self.vpc.add_interface_endpoint(
-                name, service=service, subnets=isolated, security_groups=[endpoint_group], open=False
+                name,
+                service=service,
+                subnets=self._isolated,
+                security_groups=[self.endpoint_security_group],
+                open=False,
             )
-        # The S3 gateway endpoint is reached through S3's managed prefix list (image layers come from S3 as well).
-        self.security_group.add_egress_rule(
-            ec2.Peer.prefix_list(self._s3_prefix_list_id()), HTTPS, "HTTPS to S3 through the gateway endpoint"
-        )
 
-    def _s3_prefix_list_id(self) -> str:
+    def _connect(self) -> None:
+        """Who may talk to whom: the only way into a task is its kernel port, from the cell functions."""
+        tasks, cells, endpoints = self.security_group, self.function_security_group, self.endpoint_security_group
+        s3_prefix_list = ec2.Peer.prefix_list(self._prefix_list_id("S3PrefixList", "s3"))
+        dynamodb_prefix_list = ec2.Peer.prefix_list(self._prefix_list_id("DynamoDbPrefixList", "dynamodb"))
+        tasks.add_ingress_rule(cells, KERNEL, "the kernel server, from the functions that run cells")
+        cells.add_egress_rule(tasks, KERNEL, "the sandbox tasks' kernel server")
+        # Fargate pulls the image and ships the task's logs through the task's own network interface.
+        tasks.add_egress_rule(endpoints, HTTPS, "ECR and CloudWatch Logs through their interface endpoints")
+        tasks.add_egress_rule(s3_prefix_list, HTTPS, "image layers from S3 through the gateway endpoint")
+        cells.add_egress_rule(endpoints, HTTPS, "ECS through its interface endpoint")
+        cells.add_egress_rule(s3_prefix_list, HTTPS, "the data bucket through the S3 gateway endpoint")
+        cells.add_egress_rule(dynamodb_prefix_list, HTTPS, "the table through the DynamoDB gateway endpoint")
+        endpoints.add_ingress_rule(tasks, HTTPS, "HTTPS from sandbox tasks")
+        endpoints.add_ingress_rule(cells, HTTPS, "HTTPS from the functions that run cells")
+
+    def _prefix_list_id(self, construct_id: str, service: str) -> str:
+        """The id of the Region's managed prefix list of a gateway endpoint's service (it differs per Region)."""
         region = Stack.of(self).region
         lookup = custom_resources.AwsCustomResource(
             self,
-            "S3PrefixList",
+            construct_id,
             on_update=custom_resources.AwsSdkCall(
                 service="EC2",
                 action="describeManagedPrefixLists",
-                parameters={"Filters": [{"Name": "prefix-list-name", "Values": [f"com.amazonaws.{region}.s3"]}]},
-                physical_resource_id=custom_resources.PhysicalResourceId.of(f"s3-prefix-list-{region}"),
+                parameters={"Filters": [{"Name": "prefix-list-name", "Values": [f"com.amazonaws.{region}.{service}"]}]},
+                physical_resource_id=custom_resources.PhysicalResourceId.of(f"{service}-prefix-list-{region}"),
                 output_paths=["PrefixLists.0.PrefixListId"],
             ),
             policy=custom_resources.AwsCustomResourcePolicy.from_sdk_calls(
@@ -125,7 +189,8 @@ class Sandbox(Construct):
         acknowledge(
             lookup,
             "IAM5",
-            "ec2:DescribeManagedPrefixLists has no resource-level permissions; the lookup only reads S3's prefix list.",
+            "ec2:DescribeManagedPrefixLists has no resource-level permissions; the lookup only reads the prefix list "
+            "of a gateway endpoint's service.",
             "Resource::*",
         )
         return lookup.get_response_field("PrefixLists.0.PrefixListId")
@@ -147,51 +212,44 @@ class Sandbox(Construct):
             ),
             volumes=[ecs.Volume(name=SCRATCH_VOLUME)],
         )
-        linux = ecs.LinuxParameters(self, "LinuxParameters", init_process_enabled=True)
+        self._remove_task_role(task_definition)
+        # The entrypoint is PID 1 itself: no init process (with its own view of the task's environment) beside it.
+        linux = ecs.LinuxParameters(self, "LinuxParameters", init_process_enabled=False)
         linux.drop_capabilities(ecs.Capability.ALL)
         container = task_definition.add_container(
             "Sandbox",
             container_name=CONTAINER_NAME,
-            image=ecs.ContainerImage.from_asset(
-                str(REPO_ROOT),
-                file="sandbox-task/Dockerfile",
-                platform=ecr_assets.Platform.LINUX_ARM64,
-                exclude=IMAGE_CONTEXT,
-                ignore_mode=IgnoreMode.DOCKER,
-            ),
+            image=self.image.container_image,
             user=f"{SANDBOX_UID}:{SANDBOX_UID}",
             readonly_root_filesystem=True,
             privileged=False,
             linux_parameters=linux,
             essential=True,
+            port_mappings=[ecs.PortMapping(container_port=TASK_PORT, protocol=ecs.Protocol.TCP)],
             logging=ecs.LogDriver.aws_logs(stream_prefix="sandbox", log_group=self.log_group),
         )
         container.add_mount_points(
             ecs.MountPoint(container_path=SCRATCH_PATH, source_volume=SCRATCH_VOLUME, read_only=False)
         )
-        self._grant_task_role(task_definition.task_role)
-        if task_definition.execution_role is not None:
-            acknowledge(
-                task_definition.execution_role,
-                "IAM5",
-                "ecr:GetAuthorizationToken accepts no resource but '*'; pulling the image needs it.",
-                "Resource::*",
-            )
+        execution_role = task_definition.obtain_execution_role()
+        acknowledge(
+            execution_role,
+            "IAM5",
+            "ecr:GetAuthorizationToken accepts no resource but '*'; Fargate needs it to pull the image. The execution "
+            "role is used by Fargate itself and never reaches the container.",
+            "Resource::*",
+        )
         return task_definition
 
-    def _grant_task_role(self, role: iam.IRole) -> None:
-        """The task reads and writes its run's exchange under sandbox/ and nothing else (it may list key names, so
-        that a missing object answers 404: see grant_not_found)."""
-        objects = self._bucket.arn_for_objects(f"{SANDBOX_PREFIX}*")
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[objects]))
-        grant_not_found(role, self._bucket)
-        acknowledge(
-            role,
-            "IAM5",
-            "The task serves one run's cells under sandbox/<run_id>/; run ids are only known at run time, so the "
-            "grant covers the sandbox/ prefix and nothing else of the bucket.",
-            f"Resource::{ref(self._bucket)}/{SANDBOX_PREFIX}*",
-        )
+    @staticmethod
+    def _remove_task_role(task_definition: ecs.FargateTaskDefinition) -> None:
+        """aws-cdk-lib gives every task definition a task role; the sandbox's has none, so no credentials endpoint
+        exists for user code to call."""
+        task_role = task_definition.node.find_child("TaskRole")
+        task_definition.node.try_remove_child(task_role.node.id)
+        resource = task_definition.node.default_child
+        assert isinstance(resource, ecs.CfnTaskDefinition)
+        resource.add_property_deletion_override("TaskRoleArn")
 
     # what the functions that start tasks need ----------------------------------------------------------------------
     @property
@@ -204,11 +262,18 @@ class Sandbox(Construct):
             "AGENTLAB_CONTAINER_NAME": CONTAINER_NAME,
             "AGENTLAB_SUBNETS": ",".join(isolated.subnet_ids),
             "AGENTLAB_SECURITY_GROUPS": self.security_group.security_group_id,
-            "AGENTLAB_TASK_CPU": str(default_task_size()[0]),
         }
 
+    @property
+    def function_network(self) -> FunctionNetwork:
+        """Where the functions that run cells run: the sandbox subnets, behind their own security group."""
+        isolated = self.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        return FunctionNetwork(
+            vpc=self.vpc, subnets=tuple(isolated.subnets), security_group=self.function_security_group
+        )
+
     def grant_run_tasks(self, role: iam.IRole) -> None:
-        """Start, watch and stop sandbox tasks of this cluster, and pass the task's roles to ECS."""
+        """Start, watch and stop sandbox tasks of this cluster, and pass the task's execution role to ECS."""
         stack = Stack.of(self)
         tasks = stack.format_arn(service="ecs", resource="task", resource_name=f"{self.cluster.cluster_name}/*")
         cluster_condition = {"ArnEquals": {"ecs:cluster": self.cluster.cluster_arn}}
@@ -230,13 +295,10 @@ class Sandbox(Construct):
             )
         )
         self.grant_list_tasks(role)
-        passed = [self.task_definition.task_role]
-        if self.task_definition.execution_role is not None:
-            passed.append(self.task_definition.execution_role)
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["iam:PassRole"],
-                resources=[r.role_arn for r in passed],
+                resources=[self.task_definition.obtain_execution_role().role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
             )
         )
@@ -268,9 +330,10 @@ class Sandbox(Construct):
         self._acknowledge_tasks(role, tasks)
 
     def _acknowledge_tasks(self, role: iam.IRole, tasks: str) -> None:
+        cluster = ref(self.cluster, "")
         acknowledge(
             role,
             "IAM5",
             "Sandbox task ids are made by ECS at run time; the grant covers tasks of the sandbox cluster only.",
-            f"Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/{ref(self.cluster, '')}/*",
+            f"Resource::{arn(self, 'ecs', f'task/{cluster}/*')}",
         )

@@ -17,10 +17,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from agentlab_cdk.config import JANITOR_RATE, JANITOR_TIMEOUT
-from agentlab_cdk.data import SANDBOX_PREFIX
 from agentlab_cdk.functions import LambdaFunctions
 from agentlab_cdk.grants import grant_table
-from agentlab_cdk.nag import acknowledge, ref
+from agentlab_cdk.nag import acknowledge, arn
 from agentlab_cdk.sandbox import Sandbox
 
 
@@ -82,19 +81,8 @@ class Schedules(Construct):
         )
         role = janitor.role
         assert role is not None
+        # A task's last use is in its run's sandbox session record, in the table.
         grant_table(role, inputs.table)
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject"], resources=[inputs.bucket.arn_for_objects(f"{SANDBOX_PREFIX}*")]
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[inputs.bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{SANDBOX_PREFIX}*"]}},
-            )
-        )
         inputs.sandbox.grant_stop_tasks(role)
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["states:ListExecutions"], resources=[inputs.state_machine.state_machine_arn])
@@ -107,11 +95,9 @@ class Schedules(Construct):
         acknowledge(
             role,
             "IAM5",
-            "The janitor reads the sandbox exchange of any run (runs are made at run time) to see when it was last "
-            "used, and looks at executions named after runs; both grants stay within one prefix or state machine.",
-            f"Resource::{ref(inputs.bucket)}/{SANDBOX_PREFIX}*",
-            f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
-            f"{inputs.state_machine_name}:*",
+            "The janitor looks at executions named after runs, which are made at run time; the grant stays within "
+            "the executions of one state machine.",
+            f"Resource::{arn(self, 'states', f'execution:{inputs.state_machine_name}:*')}",
         )
         events.Rule(
             self,

@@ -12,7 +12,7 @@ from agentlab_cdk.functions import LambdaFunctions
 from agentlab_cdk.hosting import Hosting
 from agentlab_cdk.identity import Identity
 from agentlab_cdk.monitoring import Monitoring, MonitoringInputs
-from agentlab_cdk.nag import acknowledge, ref
+from agentlab_cdk.nag import acknowledge, ref, region_and_account
 from agentlab_cdk.orchestration import Orchestration, OrchestrationInputs
 from agentlab_cdk.sandbox import Sandbox
 from agentlab_cdk.schedules import Schedules, SchedulesInputs
@@ -24,9 +24,10 @@ BUCKET_DEPLOYMENT_FINDINGS = (
     "Action::s3:List*",
     "Action::s3:Abort*",
     "Action::s3:DeleteObject*",
-    "Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*",
     "Resource::*",
 )
+# The CDK bootstrap's asset bucket, which the bucket deployment copies the dashboard from.
+ASSET_BUCKET = "cdk-hnb659fds-assets-{account}-{region}"
 # Output names are fixed: tests, the CLI and the README read them.
 OUTPUT_NAMES = (
     "ApiUrl",
@@ -60,7 +61,14 @@ class AgentlabStack(Stack):
         )
         self.data.allow_cors(self.hosting.origin)
         self.functions = LambdaFunctions(self, "Functions", layer_dir=config.layer_dir, is_prod=config.is_prod)
-        self.sandbox = Sandbox(self, "Sandbox", bucket=self.data.bucket, is_prod=config.is_prod)
+        self.sandbox = Sandbox(
+            self,
+            "Sandbox",
+            functions=self.functions,
+            bucket=self.data.bucket,
+            table=self.data.table,
+            is_prod=config.is_prod,
+        )
         self.orchestration = Orchestration(
             self,
             "Orchestration",
@@ -137,7 +145,7 @@ class AgentlabStack(Stack):
             "UserPoolId": (self.identity.user_pool.user_pool_id, "Cognito user pool"),
             "UserPoolClientId": (self.identity.client.user_pool_client_id, "Cognito app client (no secret)"),
             "TableName": (self.data.table.table_name, "DynamoDB table"),
-            "BucketName": (self.data.bucket.bucket_name, "S3 bucket for files, artifacts and the sandbox exchange"),
+            "BucketName": (self.data.bucket.bucket_name, "S3 bucket for files, artifacts and full outputs"),
             "AgentRunStateMachineArn": (
                 self.orchestration.state_machines[MAIN_WORKFLOW].state_machine_arn,
                 "The agent_run state machine",
@@ -156,6 +164,7 @@ class AgentlabStack(Stack):
         """Findings on the functions aws-cdk-lib adds for custom resources: the dashboard upload (BucketDeployment)
         and the S3 prefix list lookup (AwsCustomResource). Both run only during deployments."""
         hosting_bucket = ref(self.hosting.bucket)
+        region, account = region_and_account(self)
         for child in self.node.children:
             name = child.node.id
             if not name.startswith(("Custom::CDKBucketDeployment", "AWS679f53fac002430cb0da5b7982bd2287")):
@@ -180,5 +189,6 @@ class AgentlabStack(Stack):
                     "dashboard bucket and invalidates CloudFront (which takes no resource); its grants are fixed by "
                     "aws-cdk-lib.",
                     *BUCKET_DEPLOYMENT_FINDINGS,
+                    f"Resource::arn:<AWS::Partition>:s3:::{ASSET_BUCKET.format(account=account, region=region)}/*",
                     f"Resource::{hosting_bucket}/*",
                 )

@@ -49,7 +49,7 @@ def test_dev_table_can_be_deleted_and_prod_table_cannot() -> None:
     assert prod["DeletionPolicy"] == "Retain"
 
 
-def test_data_bucket_is_encrypted_private_ssl_only_logged_and_expires_the_sandbox_exchange(synth: Synthesized) -> None:
+def test_data_bucket_is_encrypted_private_ssl_only_logged_and_expires_what_is_left_over(synth: Synthesized) -> None:
     bucket_id = synth.logical_id(synth.stack.data.bucket)
     logs_id = synth.logical_id(synth.stack.data.access_logs)
     props = synth.resources[bucket_id]["Properties"]
@@ -64,8 +64,7 @@ def test_data_bucket_is_encrypted_private_ssl_only_logged_and_expires_the_sandbo
     }
     assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": logs_id}
     rules = {rule["Id"]: rule for rule in props["LifecycleConfiguration"]["Rules"]}
-    assert rules["expire-sandbox-exchange"]["Prefix"] == "sandbox/"
-    assert rules["expire-sandbox-exchange"]["ExpirationInDays"] == 7
+    assert set(rules) == {"expire-old-versions", "abort-incomplete-uploads"}, "the sandbox no longer uses the bucket"
     assert rules["abort-incomplete-uploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
     # Presigned uploads come from the dashboard's origin only.
     cors = props["CorsConfiguration"]["CorsRules"]
@@ -79,6 +78,20 @@ def test_data_bucket_is_encrypted_private_ssl_only_logged_and_expires_the_sandbo
             }
         ]
     ]
+
+
+def test_cors_allows_the_presigned_post_the_dashboard_uploads_with_and_presigned_reads(synth: Synthesized) -> None:
+    props = synth.resources[synth.logical_id(synth.stack.data.bucket)]["Properties"]
+    (rule,) = props["CorsConfiguration"]["CorsRules"]
+    # The dashboard posts a form to the bucket (agentlab.store.blobs.presigned_upload) and reads through presigned
+    # GETs; nothing presigns a PUT or a DELETE.
+    assert sorted(rule["AllowedMethods"]) == ["GET", "HEAD", "POST"]
+    # The very rule the local stack deploys on its bucket, where the dashboard's browser tests upload cross-origin.
+    from agentlab.store.cors import BROWSER_CORS_RULE
+
+    expected = BROWSER_CORS_RULE.for_origins(["origin"])
+    assert rule["AllowedHeaders"] == expected["AllowedHeaders"] and rule["ExposedHeaders"] == expected["ExposeHeaders"]
+    assert rule["MaxAge"] == expected["MaxAgeSeconds"]
 
 
 def test_every_bucket_refuses_plain_http(synth: Synthesized) -> None:

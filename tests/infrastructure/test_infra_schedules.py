@@ -32,7 +32,7 @@ def test_janitor_runs_every_five_minutes(synth: Synthesized) -> None:
     assert [p["Principal"] for p in permissions] == ["events.amazonaws.com"]
 
 
-def test_janitor_may_stop_tasks_and_executions_and_read_the_sandbox_exchange_only(synth: Synthesized) -> None:
+def test_janitor_may_stop_tasks_and_executions_and_touches_no_object(synth: Synthesized) -> None:
     function = synth.resources[synth.logical_id(synth.stack.schedules.janitor)]
     role = role_of_function(function)
     actions = actions_of_role(synth.resources, role)
@@ -44,14 +44,15 @@ def test_janitor_may_stop_tasks_and_executions_and_read_the_sandbox_exchange_onl
         "states:StopExecution",
     } <= actions
     assert "ecs:RunTask" not in actions
-    assert "s3:PutObject" not in actions
-    bucket = synth.logical_id(synth.stack.data.bucket)
-    objects = {
+    # A task's last use is in its run's sandbox session record (the table), not in the bucket.
+    assert not any(a.startswith("s3:") for a in actions), actions
+    table = synth.logical_id(synth.stack.data.table)
+    tables = {
         flat(r)
         for s in statements_of_role(synth.resources, role)
-        if "s3:GetObject" in as_list(s["Action"])
+        if "dynamodb:Query" in as_list(s["Action"])
         for r in as_list(s["Resource"])
     }
-    assert objects == {f"<{bucket}.Arn>/sandbox/*"}
+    assert tables == {f"<{table}.Arn>", f"<{table}.Arn>/index/*"}
     env = function["Properties"]["Environment"]["Variables"]
     assert env["AGENTLAB_CLUSTER_ARN"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.sandbox.cluster), "Arn"]}

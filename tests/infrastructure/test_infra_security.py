@@ -11,8 +11,9 @@ import pytest
 from infra_helpers import Synthesized, as_list, flat, policy_statements, role_of_function
 
 DATA_SERVICES = ("dynamodb:", "s3:", "secretsmanager:")
-# aws-cdk-lib's own deployment helpers (dashboard upload); their grants are fixed by aws-cdk-lib.
-FRAMEWORK_PREFIXES = ("CustomCDKBucketDeployment", "AWS679f53fac002430cb0da5b7982bd2287")
+# aws-cdk-lib's own deployment helpers (dashboard upload, prefix list lookups, the custom resource Provider framework
+# around the image build); their grants are fixed by aws-cdk-lib.
+FRAMEWORK_PREFIXES = ("CustomCDKBucketDeployment", "AWS679f53fac002430cb0da5b7982bd2287", "SandboxImageProvider")
 
 
 def platform_statements(synth: Synthesized) -> list[tuple[str, dict[str, object]]]:
@@ -111,3 +112,15 @@ def test_cfn_lint_finds_no_errors(synth: Synthesized) -> None:
     assert result.returncode in (0, 4, 8, 12), result.stderr  # bit 2: errors; 1: cfn-lint itself failed
     findings = json.loads(result.stdout or "[]")
     assert [f for f in findings if f["Level"] == "Error"] == []
+
+
+def test_granular_acknowledgements_match_a_stack_synthesized_for_an_environment() -> None:
+    # `make deploy` lets the CDK CLI synthesize for the credentials' account and Region, where cdk-nag spells them
+    # literally; the session's stack is environment-agnostic and spells them as pseudo parameters.
+    from agentlab_cdk.nag import arn
+    from aws_cdk import App, Environment, Stack
+
+    agnostic = Stack(App(), "Agnostic")
+    placed = Stack(App(), "Placed", env=Environment(account="111122223333", region="eu-west-1"))
+    assert arn(agnostic, "ecs", "task/x/*") == "arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/x/*"
+    assert arn(placed, "ecs", "task/x/*") == "arn:<AWS::Partition>:ecs:eu-west-1:111122223333:task/x/*"

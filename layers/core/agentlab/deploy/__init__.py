@@ -1,0 +1,1 @@
+"""What runs while CloudFormation deploys the stack (custom resource handlers' logic)."""
