@@ -38,6 +38,6 @@ def test_a_successful_transaction_writes_everything(platform: Platform) -> None:
 def test_a_transaction_naming_one_item_twice_is_refused_and_changes_nothing(platform: Platform) -> None:
     table = platform.table
     table.put_new({"PK": "T#4", "SK": "A", "n": 1})
-    with pytest.raises(Exception, match="[Tt]ransaction|multiple|same"):
+    with pytest.raises(Exception, match=r"[Tt]ransaction|multiple|same"):
         table.transact([table.op_add("T#4", "A", {"n": 1}), table.op_add("T#4", "A", {"n": 1})])
     assert table.get("T#4", "A") == {"PK": "T#4", "SK": "A", "n": 1}

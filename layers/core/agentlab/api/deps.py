@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from agentlab.aws import AwsClients
 from agentlab.identity.cognito import Directory
 from agentlab.identity.tokens import TokenVerifier, cognito_issuer
+from agentlab.llm.pricing import require_priced
+from agentlab.models.agent import AgentSpec
 from agentlab.settings import CoreSettings
 from agentlab.store.agents import AgentStore
 from agentlab.store.audit import AuditStore
@@ -70,7 +72,21 @@ class ApiDeps:
 
     @property
     def run_services(self) -> RunServices:
-        return RunServices(self.runs, self.agents, self.files, self.executions, self.settings.default_model_ref)
+        return RunServices(
+            self.runs,
+            self.agents,
+            self.files,
+            self.executions,
+            self.settings.default_model_ref,
+            self.settings.price_table(),
+        )
+
+    def check_cost_budget(self, agent: AgentSpec) -> None:
+        """An agent that sets a cost budget names only models with a price."""
+        if agent.limits.max_cost_usd is not None:
+            require_priced(
+                agent.model_refs(), self.settings.price_table(), self.settings.default_model_ref, budget="max_cost_usd"
+            )
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> ApiDeps:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentlab.api.common import Cursor, Deleted, Id, Limit, current_caller, json_response, page_size
 from agentlab.api.deps import ApiDeps
+from agentlab.api.outputs import sign_run_output, sign_step_outputs
 from agentlab.errors import InvalidRequest
 from agentlab.ids import is_ulid
 from agentlab.models import (
@@ -76,6 +77,7 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
     # agents ---------------------------------------------------------------------------------------------------
     @app.post("/v1/agents", tags=["agents"], responses={201: {"description": "Created"}})
     def create_agent(body: AgentCreate) -> Response[Agent]:
+        deps.check_cost_budget(body)
         agent = deps.agents.create(caller().org_id, body)
         return json_response(agent, 201)
 
@@ -96,7 +98,7 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
 
     @app.put("/v1/agents/<agent_id>", tags=["agents"])
     def update_agent(agent_id: Id, body: AgentUpdate) -> Agent:
-        return deps.agents.update(caller().org_id, agent_id, body)
+        return deps.agents.update(caller().org_id, agent_id, body, check=deps.check_cost_budget)
 
     @app.delete("/v1/agents/<agent_id>", tags=["agents"])
     def delete_agent(agent_id: Id) -> Deleted:
@@ -147,16 +149,19 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
             agent_id=agent_id,
             thread_id=thread_id,
         )
-        return Page[Run](items=page.items, next_cursor=page.next_cursor)
+        items = [sign_run_output(deps.blobs, run) for run in page.items]
+        return Page[Run](items=items, next_cursor=page.next_cursor)
 
     @app.get("/v1/runs/<run_id>", tags=["runs"])
     def get_run(run_id: Id) -> Run:
-        return deps.runs.get(caller().org_id, run_id)
+        return sign_run_output(deps.blobs, deps.runs.get(caller().org_id, run_id))
 
     @app.get("/v1/runs/<run_id>/steps", tags=["runs"])
     def list_steps(run_id: Id, after: Annotated[int | None, Query(ge=0)] = None, limit: Limit = None) -> Page[Step]:
-        page = deps.runs.list_steps(caller().org_id, run_id, after=after or 0, limit=min(limit or 100, 200))
-        return Page[Step](items=page.items, next_cursor=page.next_cursor)
+        org_id = caller().org_id
+        page = deps.runs.list_steps(org_id, run_id, after=after or 0, limit=min(limit or 100, 200))
+        items = [sign_step_outputs(deps.blobs, org_id, step) for step in page.items]
+        return Page[Step](items=items, next_cursor=page.next_cursor)
 
     @app.post("/v1/runs/<run_id>/cancel", tags=["runs"])
     def post_cancel(run_id: Id) -> Run:

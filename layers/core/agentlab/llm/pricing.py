@@ -131,3 +131,23 @@ class PriceTable:
         """USD for one call and whether that figure is known."""
         price = self.lookup(provider, model_id)
         return (cost_at(price, usage), True) if price is not None else (0.0, False)
+
+
+def unpriced_refs(refs: list[str], prices: PriceTable, default_ref: str) -> list[str]:
+    """The model references (with "default" resolved) that have no price."""
+    resolved = dict.fromkeys(default_ref if ref == "default" else ref for ref in refs)
+    return [ref for ref in resolved if prices.lookup_ref(ref) is None]
+
+
+def require_priced(refs: list[str], prices: PriceTable, default_ref: str, *, budget: str) -> None:
+    """A cost budget is only set where it can be checked: every model it covers must have a price."""
+    from agentlab.errors import Unprocessable
+
+    missing = unpriced_refs(refs, prices, default_ref)
+    if missing:
+        raise Unprocessable(
+            f"{budget} is set, but {', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no price, so the "
+            "budget could not be checked: leave the cost budget unset, choose priced models, or have the "
+            "deployment configure a price (AGENTLAB_MODEL_PRICES)",
+            code="unpriced_model",
+        )

@@ -15,6 +15,7 @@ ModelRef = Annotated[
 # A cell, the start of a Fargate task (SANDBOX_START_TIMEOUT_S) and a margin fit the 900 s of the step function that
 # runs it.
 MAX_CELL_TIMEOUT_S = 600
+DEFAULT_MAX_COST_USD = 5.0
 AgentName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
 
 
@@ -33,7 +34,9 @@ class AgentLimits(BaseModel):
 
     max_steps: int = Field(default=20, ge=1, le=200)
     max_tokens: int = Field(default=200_000, ge=1_000, le=10_000_000)
-    max_cost_usd: float = Field(default=5.0, ge=0, le=1_000)
+    # Unset, the platform's default cost budget applies to priced models; set, every model of the agent must have a
+    # price (a budget that cannot be checked is refused rather than silently skipped).
+    max_cost_usd: float | None = Field(default=None, ge=0, le=1_000)
     max_wall_s: int = Field(default=1_800, ge=10, le=86_400)
     cell_timeout_s: int = Field(default=120, ge=1, le=MAX_CELL_TIMEOUT_S)
     sandbox_cpu: float = Field(default=1.0, ge=0.25, le=4)
@@ -71,6 +74,10 @@ class AgentSpec(BaseModel):
     tools: list[ToolName] = Field(default_factory=lambda: list(ALL_TOOLS))
     limits: AgentLimits = Field(default_factory=AgentLimits)
     critic: CriticSettings = Field(default_factory=CriticSettings)
+
+    def model_refs(self) -> list[str]:
+        """Every model reference of every role."""
+        return [*self.models.reasoning, *self.models.code, *self.models.vision]
 
     @field_validator("tools")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from agentlab.errors import ConcurrentUpdate, Conflict, NotFound
@@ -87,8 +88,11 @@ class AgentStore:
         )
         return page.map(lambda item: AgentVersion.model_validate(entity_fields(item)))
 
-    def update(self, org_id: str, agent_id: str, change: AgentUpdate) -> Agent:
-        """Make a new version; conditional on the version read, so concurrent updates cannot overwrite each other."""
+    def update(
+        self, org_id: str, agent_id: str, change: AgentUpdate, *, check: Callable[[Agent], None] | None = None
+    ) -> Agent:
+        """Make a new version; conditional on the version read, so concurrent updates cannot overwrite each other.
+        `check` may refuse the agent as it would become, before anything is written."""
         current = self.get(org_id, agent_id)
         if change.expected_version is not None and change.expected_version != current.version:
             raise ConcurrentUpdate(
@@ -99,6 +103,8 @@ class AgentStore:
             update={**{k: getattr(change, k) for k in fields}, "version": current.version + 1, "updated_at": utc_now()}
         )
         updated = Agent.model_validate(updated.model_dump())
+        if check is not None:
+            check(updated)
         pk, sk = _agent_key(org_id, agent_id)
         operations = [
             self.table.op_put(

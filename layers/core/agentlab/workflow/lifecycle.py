@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Logger
 
 from agentlab import metrics
 from agentlab.errors import AgentlabError, Conflict, NotFound, Unprocessable
 from agentlab.ids import new_ulid
+from agentlab.llm.pricing import PriceTable, require_priced
 from agentlab.models import Caller, Run, RunCreate, utc_now
 from agentlab.models.run import TERMINAL_STATUSES
 from agentlab.store.agents import AgentStore
@@ -28,6 +29,7 @@ class RunServices:
     files: FileStore
     executions: Executions
     default_model_ref: str
+    prices: PriceTable = field(default_factory=PriceTable)
 
 
 def _uses_scripted_model(reasoning: list[str], default_model_ref: str) -> bool:
@@ -44,6 +46,8 @@ def create_run(
         raise Unprocessable(
             "a script can only be given when the agent's reasoning model is 'scripted'", code="script_not_allowed"
         )
+    if body.budget.max_cost_usd is not None:
+        require_priced(agent.model_refs(), services.prices, services.default_model_ref, budget="budget.max_cost_usd")
     for file_id in body.file_ids:
         record = services.files.get(caller.org_id, file_id)
         if record.status != "ready":

@@ -25,18 +25,20 @@ def sandbox_limits(agent: Agent) -> Any:
 
 
 def open_session(deps: StepDeps, run: Run, agent: Agent) -> Any:
+    """The run's session with its input files in place. A sandbox that cannot be started, or that is lost while the
+    inputs go in, is a transient failure the state machine retries."""
     from agentlab.sandbox.errors import SandboxUnavailable
 
     try:
         session = deps.sandbox.session(run.id, sandbox_limits(agent), {k: v.rendered() for k, v in run.env.items()})
+        present = {f.path for f in session.list_files()}
+        for file_id in run.file_ids:
+            record = deps.files.get(run.org_id, file_id)
+            if f"inputs/{record.name}" not in present:
+                session.put_file(f"inputs/{record.name}", deps.blobs.read(file_key(run.org_id, file_id)))
     except SandboxUnavailable as exc:
         metrics.count("SandboxFailures")
         raise SandboxStartError(str(exc)) from exc
-    present = {f.path for f in session.list_files()}
-    for file_id in run.file_ids:
-        record = deps.files.get(run.org_id, file_id)
-        if f"inputs/{record.name}" not in present:
-            session.put_file(f"inputs/{record.name}", deps.blobs.read(file_key(run.org_id, file_id)))
     if run.isolation != session.isolation:
 
         def record_isolation(current: Run) -> Run:

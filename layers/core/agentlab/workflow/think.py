@@ -16,6 +16,7 @@ from agentlab.llm.base import complete_with_fallback
 from agentlab.llm.output_limits import output_tokens_for
 from agentlab.llm.types import Message, ModelResponse, ToolCall
 from agentlab.models import TERMINAL_STATUSES, Agent, Run
+from agentlab.models.agent import DEFAULT_MAX_COST_USD
 from agentlab.workflow.base import StepRef, fail_run, load_run, reply, resolve_ref, step_output
 from agentlab.workflow.code_model import CodeWritten, write_cell
 from agentlab.workflow.conversation import message_to_stored, stored_to_message, system_prompt, thread_history
@@ -48,7 +49,9 @@ def budget_exceeded(run: Run, agent: Agent) -> str | None:
     budget, limits = run.budget, agent.limits
     max_steps = budget.max_steps or limits.max_steps
     max_tokens = budget.max_tokens or limits.max_tokens
-    max_cost = budget.max_cost_usd if budget.max_cost_usd is not None else limits.max_cost_usd
+    max_cost = next(
+        (cost for cost in (budget.max_cost_usd, limits.max_cost_usd) if cost is not None), DEFAULT_MAX_COST_USD
+    )
     max_wall = budget.max_wall_s or limits.max_wall_s
     usage = run.usage
     if usage.steps >= max_steps:
