@@ -9,7 +9,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import boto3
 import httpx
 import pytest
 from dashboard_browser import (
@@ -24,6 +26,9 @@ from dashboard_browser import (
 from run_checks import wait_for
 from stack_process import LocalStackProcess, free_port
 
+from agentlab.local.stack import DEV_SERVER_ORIGINS
+from agentlab.store.cors import BROWSER_CORS_RULE
+
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 _SKIP = missing_browser_reason()
@@ -36,6 +41,13 @@ ADMIN = "admin@dashboard.test"
 VIEWER = "viewer@dashboard.test"
 CSV = b"month,sales\nJan,10\nFeb,14\nMar,9\n"
 TERMINAL = {"succeeded", "failed", "cancelled", "budget_exceeded"}
+# The rule a first deployment had: no POST, so the dashboard's presigned POST was refused by every browser.
+RULE_WITHOUT_POST = {
+    "AllowedMethods": ["GET", "PUT", "HEAD"],
+    "AllowedHeaders": ["*"],
+    "ExposeHeaders": ["ETag"],
+    "MaxAgeSeconds": 3000,
+}
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +199,148 @@ def test_sign_in_create_an_agent_and_watch_a_csv_run_to_its_chart(
     row = page.locator(f"tr[data-run-id='{run_id}']")
     expect(row).to_contain_text("e2e-analyst")
     expect(row).to_contain_text("succeeded")
+
+
+def storage_of(api: httpx.Client) -> tuple[Any, str]:
+    """An S3 client on the storage endpoint presigned URLs name, and the bucket, as the API hands them out."""
+    created = api.post("/v1/files", json={"name": "probe.csv", "content_type": "text/csv", "size": 1})
+    assert created.status_code == 201, created.text
+    parts = urlsplit(created.json()["upload"]["url"])
+    prefix, bucket = parts.path.rsplit("/", 1)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"{parts.scheme}://{parts.netloc}{prefix}",
+        region_name="us-east-1",
+        config=boto3.session.Config(s3={"addressing_style": "path"}),
+    )
+    return s3, bucket
+
+
+def start_new_run_with_a_csv(page: Page, stack: LocalStackProcess, api: httpx.Client) -> tuple[Any, Any]:
+    """An admin on the new-run page drops a CSV; returns the file announcement's and the storage POST's responses."""
+    scripted_agent(api, "e2e-uploads")
+    sign_in(page, stack, ADMIN)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="New run").click()
+    page.get_by_label("Agent").select_option(label="e2e-uploads")
+    page.get_by_label("Prompt").fill("Summarise this CSV and chart it")
+    with (
+        page.expect_response(lambda r: r.request.method == "POST" and urlsplit(r.url).path == "/v1/files") as announced,
+        page.expect_request(lambda r: r.method == "POST" and "/_s3/" in r.url) as posted,
+    ):
+        drop_file(page, "sales.csv", "text/csv", CSV)
+    return announced.value, posted.value
+
+
+def test_the_bucket_has_the_rule_the_cloud_stack_deploys(stack: LocalStackProcess, api: httpx.Client) -> None:
+    s3, bucket = storage_of(api)
+
+    rules = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+
+    assert rules == [BROWSER_CORS_RULE.for_origins([stack.url, *DEV_SERVER_ORIGINS])]
+    assert "POST" in rules[0]["AllowedMethods"]
+
+
+def test_an_upload_goes_cross_origin_to_storage_and_the_run_uses_the_file(
+    page: Page, stack: LocalStackProcess, api: httpx.Client
+) -> None:
+    # Given an admin on the new-run page, when they drop a CSV
+    announced, posted = start_new_run_with_a_csv(page, stack, api)
+
+    # Then the presigned POST goes to another origin than the dashboard's, with the dashboard's origin ...
+    page_origin = urlsplit(page.url)
+    storage = urlsplit(posted.url)
+    assert (storage.scheme, storage.netloc) != (page_origin.scheme, page_origin.netloc)
+    assert posted.all_headers()["origin"] == stack.url
+    # ... and storage answers it with the CORS headers that let the page read the answer
+    answer = posted.response()
+    assert answer is not None and answer.status == 204
+    assert answer.all_headers()["access-control-allow-origin"] == stack.url
+    expect(page.get_by_text("Ready")).to_be_visible()
+    file_id = announced.json()["file"]["id"]
+    assert api.get(f"/v1/files/{file_id}").json()["status"] == "ready"
+
+    # And the run started with it reads the file and succeeds
+    page.get_by_role("button", name="Start run").click()
+    page.wait_for_url(re.compile(r"/runs/[0-9A-Z]{26}$"))
+    run_id = page.url.rsplit("/", 1)[1]
+    expect(page.locator(".page-head .badge").first).to_have_text("succeeded", timeout=120_000)
+    expect(page.get_by_role("listitem", name=re.compile(r"^Step \d+: Execute$")).first).to_contain_text("3 rows")
+    assert api.get(f"/v1/runs/{run_id}").json()["file_ids"] == [file_id]
+
+
+def test_a_rule_without_post_makes_the_same_upload_fail_in_the_browser(
+    page: Page, stack: LocalStackProcess, api: httpx.Client
+) -> None:
+    # Given the bucket with the rule of a first deployment, which left out POST
+    s3, bucket = storage_of(api)
+    deployed = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+    s3.put_bucket_cors(
+        Bucket=bucket, CORSConfiguration={"CORSRules": [{**RULE_WITHOUT_POST, "AllowedOrigins": [stack.url]}]}
+    )
+    failed: list[str] = []
+    page.on("requestfailed", lambda request: failed.append(request.url) if "/_s3/" in request.url else None)
+    try:
+        # When an admin drops a CSV on the new-run page
+        announced, posted = start_new_run_with_a_csv(page, stack, api)
+
+        # Then the browser keeps storage's answer from the page: the upload fails and says so
+        expect(page.get_by_role("alert").filter(has_text="sales.csv could not be uploaded")).to_be_visible()
+        expect(page.get_by_text("Remove the files that could not be uploaded before starting the run.")).to_be_visible()
+        expect(page.get_by_role("button", name="Start run")).to_be_disabled()
+        assert failed == [posted.url]
+        # And the file is never completed: the dashboard did not get to ask
+        file_id = announced.json()["file"]["id"]
+        assert api.get(f"/v1/files/{file_id}").json()["status"] == "pending"
+    finally:
+        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": deployed})
+
+
+def test_a_preflight_is_answered_from_the_bucket_rule(stack: LocalStackProcess, api: httpx.Client) -> None:
+    s3, bucket = storage_of(api)
+    url = f"{s3.meta.endpoint_url}/{bucket}"
+
+    def preflight(origin: str, method: str, headers: str = "") -> httpx.Response:
+        asked = {"Origin": origin, "Access-Control-Request-Method": method}
+        if headers:
+            asked["Access-Control-Request-Headers"] = headers
+        return httpx.options(url, headers=asked, timeout=30)
+
+    allowed = preflight(stack.url, "POST", "content-type")
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == stack.url
+    assert allowed.headers["access-control-allow-headers"] == "content-type"
+    assert preflight(stack.url, "PUT").status_code == 403
+    assert preflight(stack.url, "POST", "x-custom").status_code == 403
+    assert preflight("http://elsewhere.test", "POST").status_code == 403
+
+
+def test_a_long_output_shows_a_preview_and_its_full_text_from_storage(
+    page: Page, stack: LocalStackProcess, api: httpx.Client
+) -> None:
+    # Given a run whose cell printed far more than a step's record keeps
+    code = 'print("\\n".join(f"row {n}" for n in range(60_000)))'
+    run = start_scripted_run(
+        api, "print a long table", [{"tool": "python", "code": code}, {"tool": "finish", "answer": "ok"}]
+    )
+    assert wait_for(api, run["id"], TERMINAL)["status"] == "succeeded"
+    sign_in(page, stack, ADMIN)
+    page.goto(f"{stack.url}/runs/{run['id']}")
+    execute = page.get_by_role("listitem", name=re.compile(r"^Step \d+: Execute$")).first
+    stdout = execute.get_by_label("stdout", exact=True)
+    expect(stdout).to_contain_text("characters omitted")
+    expect(stdout).not_to_contain_text("row 30000\n")
+
+    # When they ask for the full output
+    with page.expect_response(lambda r: "/_s3/" in r.url) as fetched:
+        execute.get_by_role("button", name="Show full output of stdout").click()
+
+    # Then the page fetches it from storage, across origins, and shows all of it
+    assert fetched.value.status == 200
+    assert fetched.value.all_headers()["access-control-allow-origin"] == stack.url
+    expect(execute.get_by_text(re.compile(r"^Full stdout \(\d[\d,]* characters"))).to_be_visible()
+    expect(stdout).to_contain_text("row 30000\n")
+    expect(stdout).to_contain_text("row 59999")
+    expect(stdout).not_to_contain_text("characters omitted")
 
 
 def test_cancel_a_long_run(page: Page, stack: LocalStackProcess, api: httpx.Client) -> None:

@@ -880,3 +880,261 @@ def test_config_file_directory_is_created_private(cli: Callable[..., CliResult],
 
     directory = tmp_path / "xdg" / "agentlab"
     assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+
+
+# --- steps and full outputs ------------------------------------------------------------------------------------
+
+STORAGE_PATH = "/bucket/orgs/org/runs/run/outputs/01J0OUT/stdout.txt"
+OUTPUT_URL = f"https://storage.example.test{STORAGE_PATH}?X-Amz-Signature=abc"
+FULL_STDOUT = "".join(f"row {n}\n" for n in range(5_000))
+STDOUT_PREVIEW = "row 0\nrow 1\n[... 28880 characters omitted ...]\nrow 4999\n"
+
+
+def output_ref(chars: int, url: str | None = OUTPUT_URL) -> dict[str, Any]:
+    return {"key": "orgs/org/runs/run/outputs/01J0OUT/stdout.txt", "chars": chars, "bytes": chars, "url": url}
+
+
+def spilled_steps_api() -> FakeApi:
+    """A run whose execute step printed more than its record holds: a preview, and the full text in storage."""
+    api = FakeApi()
+    think = step(1, "think", {"text": "print the frame", "tool_calls": [{"name": "python", "arguments": {}}]})
+    execute = step(2, "execute", {"code": "print(df)", "stdout": STDOUT_PREVIEW, "exit_code": 0})
+    execute["full_output"] = {"stdout": output_ref(len(FULL_STDOUT))}
+    api.on("GET", f"/v1/runs/{RUN_ID}/steps", ok({"items": [think, execute], "next_cursor": "2"}))
+    api.on("GET", STORAGE_PATH, httpx.Response(200, text=FULL_STDOUT))
+    return api
+
+
+def test_runs_steps_says_which_fields_are_previews_and_where_their_full_output_is(
+    cli: Callable[..., CliResult],
+) -> None:
+    api = spilled_steps_api()
+
+    result = cli(["runs", "steps", RUN_ID], api)
+
+    assert result.exit_code == EXIT_OK, result.stderr
+    out = result.stdout
+    assert out.index("#1 think") < out.index("#2 execute · exit 0")
+    assert "    │ [... 28880 characters omitted ...]" in out
+    assert f"    stdout is a preview of {len(FULL_STDOUT):,} characters; full output: {OUTPUT_URL}" in out
+    assert "is a preview" not in out[: out.index("#2 execute")]
+    assert all(request.url.host != "storage.example.test" for request in api.requests)
+
+
+def test_runs_steps_with_full_output_prints_the_whole_text_and_sends_no_key_to_storage(
+    cli: Callable[..., CliResult],
+) -> None:
+    api = spilled_steps_api()
+
+    result = cli(["runs", "steps", RUN_ID, "--full-output", "--api-key", "al_secret"], api)
+
+    assert result.exit_code == EXIT_OK, result.stderr
+    assert "    │ row 2500\n" in result.stdout and "    │ row 4999\n" in result.stdout
+    assert "characters omitted" not in result.stdout and "is a preview" not in result.stdout
+    downloads = [request for request in api.requests if request.url.host == "storage.example.test"]
+    assert [str(request.url) for request in downloads] == [OUTPUT_URL]
+    assert "authorization" not in downloads[0].headers
+    steps_request = next(request for request in api.requests if request.url.path.endswith("/steps"))
+    assert steps_request.headers["authorization"] == "Bearer al_secret"
+
+
+def test_runs_steps_with_full_output_says_which_download_failed(cli: Callable[..., CliResult]) -> None:
+    api = spilled_steps_api()
+    api.on("GET", STORAGE_PATH, httpx.Response(403, text="<Error><Code>AccessDenied</Code></Error>"))
+
+    result = cli(["runs", "steps", RUN_ID, "--full-output"], api)
+
+    assert result.exit_code == EXIT_API_ERROR
+    assert "cannot download the full stdout of step 2: the storage URL answered 403" in result.stderr
+
+
+def test_runs_steps_json_prints_each_step_with_its_full_output_urls(cli: Callable[..., CliResult]) -> None:
+    result = cli(["runs", "steps", RUN_ID, "--json"], spilled_steps_api())
+
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["seq"] for line in lines] == [1, 2]
+    assert lines[1]["full_output"]["stdout"]["url"] == OUTPUT_URL
+
+
+def test_fetched_tool_calls_are_shown_whole_and_unfetched_outputs_without_a_url_say_where_they_are() -> None:
+    calls = [{"name": "python", "arguments": {"code": "total = 0\n" * 3}}]
+    think = step(3, "think", {"text": "a long cell", "tool_calls": calls})
+    think["full_output"] = {"tool_calls": output_ref(9_000), "text": output_ref(20_000, url=None)}
+
+    lines = format_step(think, max_lines=None, full_texts={"tool_calls": json.dumps(calls)})
+
+    start = lines.index("    → python code (full output):")
+    assert lines[start + 1 : start + 4] == ["    │ total = 0"] * 3
+    assert lines[-1] == "    text is a preview of 20,000 characters; the full output is stored with the run"
+    assert not any(line.startswith("    tool_calls is a preview") for line in lines)
+
+
+def test_runs_show_and_follow_point_to_the_full_result(cli: Callable[..., CliResult]) -> None:
+    preview = "The answer begins…\n[... 39000 characters omitted ...]\n…and ends."
+    finished = run_payload("succeeded", result=preview, result_full=output_ref(40_000))
+    api = FakeApi()
+    api.on("GET", f"/v1/runs/{RUN_ID}", ok(finished))
+    api.on("GET", f"/v1/runs/{RUN_ID}/steps", ok({"items": [], "next_cursor": None}))
+    api.on("GET", f"/v1/runs/{RUN_ID}/artifacts", ok({"items": [], "next_cursor": None}))
+
+    shown = cli(["runs", "show", RUN_ID], api)
+    followed = cli(["runs", "follow", RUN_ID], api)
+
+    note = f"result is a preview of 40,000 characters; full output: {OUTPUT_URL}"
+    assert f"full result: {note}" in shown.stdout
+    assert f"    {note}" in followed.stdout
+
+
+# --- critic modes, output limits and unknown costs -------------------------------------------------------------
+
+UNPRICED_USAGE = {"steps": 2, "input_tokens": 900, "output_tokens": 100, "cost_usd": 0.0, "cost_known": False}
+
+
+def test_agents_create_sends_the_output_limit_and_the_critic_mode(cli: Callable[..., CliResult]) -> None:
+    api = FakeApi()
+    api.on("POST", "/v1/agents", ok(agent("trusted"), 201))
+
+    result = cli(["agents", "create", "trusted", "--max-output-tokens", "2048", "--critic-mode", "warn"], api)
+
+    assert result.exit_code == EXIT_OK, result.stderr
+    assert json.loads(api.requests[0].content) == {
+        "name": "trusted",
+        "limits": {"max_output_tokens": 2048},
+        "critic": {"mode": "warn"},
+    }
+
+
+def test_an_unknown_critic_mode_is_a_usage_error_before_any_request(
+    cli: Callable[..., CliResult], capsys: pytest.CaptureFixture[str]
+) -> None:
+    api = FakeApi()
+
+    result = cli(["agents", "create", "trusted", "--critic-mode", "lenient"], api)
+
+    assert result.exit_code == EXIT_USAGE
+    # argparse reports usage errors on the process's own stderr.
+    assert "invalid choice: 'lenient'" in capsys.readouterr().err
+    assert api.requests == []
+
+
+def test_agents_create_shows_the_servers_refusal_of_a_budget_it_cannot_check(cli: Callable[..., CliResult]) -> None:
+    api = FakeApi()
+    message = "limits.max_cost_usd is set, but openai:llama3.1:8b has no price, so the budget could not be checked"
+    api.on("POST", "/v1/agents", error_response(422, "unpriced_model", message))
+
+    result = cli(["agents", "create", "local", "--model-reasoning", "openai:llama3.1:8b", "--max-cost-usd", "2"], api)
+
+    assert result.exit_code == EXIT_API_ERROR
+    assert "unpriced_model" in result.stderr and message in result.stderr
+
+
+def test_agents_show_says_which_limits_take_a_default_and_the_critic_mode(cli: Callable[..., CliResult]) -> None:
+    shown = {
+        **agent(),
+        "limits": {"max_steps": 20, "max_cost_usd": None, "max_output_tokens": None},
+        "critic": {"mode": "off", "allow_imports": [], "forbid_imports": [], "allow_calls": ["os.system"]},
+    }
+    api = FakeApi()
+    api.on("GET", f"/v1/agents/{AGENT_ID}", ok(shown))
+
+    result = cli(["agents", "show", AGENT_ID], api)
+
+    assert "max_steps=20, max_cost_usd=default, max_output_tokens=default" in result.stdout
+    assert "critic:" in result.stdout and "mode=off, allow_calls=os.system" in result.stdout
+
+
+def test_runs_list_and_show_call_a_cost_with_an_unpriced_model_unknown(cli: Callable[..., CliResult]) -> None:
+    local = run_payload("succeeded", id="01J0RUN000000000000000000A", usage=UNPRICED_USAGE)
+    mixed = run_payload("succeeded", id="01J0RUN000000000000000000B", usage={**UNPRICED_USAGE, "cost_usd": 0.0012})
+    priced = run_payload("succeeded", id="01J0RUN000000000000000000C", usage={**UNPRICED_USAGE, "cost_known": True})
+    api = FakeApi()
+    api.on("GET", "/v1/runs", ok({"items": [local, mixed, priced], "next_cursor": None}))
+    api.on("GET", f"/v1/runs/{RUN_ID}", ok(mixed))
+
+    rows = {line.split()[0]: line for line in cli(["runs", "list"], api).stdout.splitlines()[1:]}
+    shown = cli(["runs", "show", RUN_ID], api).stdout
+
+    assert "  unknown  " in rows["01J0RUN000000000000000000A"]
+    assert "  unknown (≥ $0.0012)  " in rows["01J0RUN000000000000000000B"]
+    assert "  $0.0000  " in rows["01J0RUN000000000000000000C"]
+    assert "900 in / 100 out tokens · cost unknown (unpriced model; ≥ $0.0012) · sandbox" in shown
+
+
+def test_follow_calls_an_unpriced_runs_cost_unknown_in_the_steps_the_status_line_and_the_outcome(
+    cli: Callable[..., CliResult],
+) -> None:
+    api = FakeApi()
+    api.on("GET", f"/v1/runs/{RUN_ID}", ok(run_payload("succeeded", usage=UNPRICED_USAGE, result="done")))
+    think = step(
+        1,
+        "think",
+        {"text": "", "tool_calls": [{"name": "finish", "arguments": {"answer": "done"}}]},
+        model_id="llama3.1:8b",
+        input_tokens=900,
+        output_tokens=100,
+        cost_known=False,
+    )
+    api.on("GET", f"/v1/runs/{RUN_ID}/steps", ok({"items": [think], "next_cursor": None}))
+    api.on("GET", f"/v1/runs/{RUN_ID}/artifacts", ok({"items": [], "next_cursor": None}))
+    terminal = TerminalStream()
+
+    result = cli(["runs", "follow", RUN_ID], api, stderr=terminal)
+
+    assert "#1 think · llama3.1:8b · 900 in / 100 out tokens · cost unknown (unpriced model) · 1.2 s" in result.stdout
+    assert f"run {RUN_ID} succeeded · 2 steps · 1,000 tokens · cost unknown (unpriced model)" in result.stdout
+    assert "succeeded · 2 steps · 1,000 tokens · cost unknown (unpriced model)" in terminal.getvalue()
+    assert "$0.0000" not in result.stdout + terminal.getvalue()
+
+
+def test_think_steps_say_what_became_of_a_reply_that_was_not_run() -> None:
+    truncated = step(2, "think", {"text": "Here is", "tool_calls": [], "reply": "truncated", "max_tokens": 4096})
+    empty = step(3, "think", {"text": "", "tool_calls": [], "reply": "empty"})
+    problem = "The call to `python` was not run: code: Field required. Call it again with arguments that match"
+    invalid = step(4, "think", {"text": "", "tool_calls": [{"name": "python", "arguments": {}}], "problem": problem})
+
+    assert format_step(truncated)[0].startswith("#2 think · cut off by the output limit of 4,096 tokens: nothing in it")
+    assert format_step(empty)[0].startswith("#3 think · empty reply: nothing to run")
+    assert format_step(invalid)[1:] == ["    → python({})", f"    not run: {problem}"]
+
+
+def test_a_code_model_turn_shows_both_models_with_their_tokens_and_costs() -> None:
+    detail = {
+        "text": "",
+        "tool_calls": [{"name": "python", "arguments": {"task": "sum x", "code": "print(1)"}}],
+        "reasoning_model": {
+            "provider": "bedrock",
+            "model_id": "anthropic.claude",
+            "input_tokens": 900,
+            "output_tokens": 40,
+            "cost_usd": 0.0033,
+            "cost_known": True,
+        },
+        "code_model": {
+            "provider": "openai",
+            "model_id": "qwen2.5-coder",
+            "input_tokens": 300,
+            "output_tokens": 20,
+            "cost_usd": 0.0,
+            "cost_known": False,
+        },
+    }
+    turn = step(5, "think", detail, model_id="anthropic.claude", cost_usd=0.0033, cost_known=False)
+
+    lines = format_step(turn)
+
+    assert "cost unknown (unpriced model; ≥ $0.0033)" in lines[0]
+    assert lines[-2:] == [
+        "    reasoning model: anthropic.claude (bedrock) · 900 in / 40 out tokens · $0.0033",
+        "    code model: qwen2.5-coder (openai) · 300 in / 20 out tokens · cost unknown (unpriced model)",
+    ]
+
+
+def test_critique_and_execute_steps_show_the_critic_mode() -> None:
+    finding = {"severity": "error", "code": "forbidden-call", "message": "os.system is forbidden"}
+    warned = step(2, "critique", {"verdict": "block", "mode": "warn", "findings": [finding]})
+    enforced = step(2, "critique", {"verdict": "block", "mode": "enforce", "findings": [finding]})
+    unchecked = step(3, "execute", {"code": "import os", "exit_code": 0, "critic": "off"})
+
+    assert format_step(warned)[0].startswith("#2 critique · verdict: block — ran anyway (critic mode: warn)")
+    assert format_step(enforced)[0].startswith("#2 critique · verdict: block — not run (critic mode: enforce)")
+    assert format_step(unchecked)[0].startswith("#3 execute · exit 0 · critic off")

@@ -60,7 +60,17 @@ export interface Usage {
   input_tokens: number;
   output_tokens: number;
   cost_usd: number;
+  /** False once a step used a model without a price: `cost_usd` then counts only the priced steps. */
+  cost_known?: boolean;
   sandbox_s: number;
+}
+
+/** Where the whole text of a field lives when its record keeps only a preview; `url` is a presigned GET. */
+export interface OutputRef {
+  key: string;
+  chars: number;
+  bytes: number;
+  url: string | null;
 }
 
 export interface Run {
@@ -83,6 +93,8 @@ export interface Run {
   usage: Usage;
   error: { code: string; message: string } | null;
   result: string | null;
+  /** Set when `result` is a preview of a longer answer. */
+  result_full?: OutputRef | null;
   isolation: string | null;
   created_by: string;
   revision: number;
@@ -111,8 +123,12 @@ export interface Step {
   input_tokens: number;
   output_tokens: number;
   cost_usd: number;
+  /** False when a model of the step has no price: `cost_usd` then counts only the priced calls. */
+  cost_known?: boolean;
   sandbox_s: number;
   detail: Record<string, unknown>;
+  /** Fields of `detail` that hold a preview, and where their whole text is. */
+  full_output?: Record<string, OutputRef>;
 }
 
 export interface Artifact {
@@ -135,11 +151,31 @@ export interface AgentModels {
 export interface AgentLimits {
   max_steps: number;
   max_tokens: number;
-  max_cost_usd: number;
+  /** Unset (null or left out): the platform's default budget applies where costs are known. */
+  max_cost_usd?: number | null;
   max_wall_s: number;
+  /** At most MAX_CELL_TIMEOUT_S. */
   cell_timeout_s: number;
   sandbox_cpu: number;
   sandbox_memory_mb: number;
+  /** Tokens one reply may hold; unset: each model's own default. */
+  max_output_tokens?: number | null;
+}
+
+/** The longest cell an agent may set (models/agent.py MAX_CELL_TIMEOUT_S). */
+export const MAX_CELL_TIMEOUT_S = 600;
+/** The platform's cost budget for an agent that sets none (models/agent.py DEFAULT_MAX_COST_USD). */
+export const DEFAULT_MAX_COST_USD = 5;
+
+export type CriticMode = "enforce" | "warn" | "off";
+export const CRITIC_MODES: CriticMode[] = ["enforce", "warn", "off"];
+
+export interface CriticSettings {
+  mode: CriticMode;
+  allow_imports: string[];
+  forbid_imports: string[];
+  /** Forbidden calls ("os.system", "subprocess.*") this agent may use. */
+  allow_calls: string[];
 }
 
 export interface AgentSpec {
@@ -149,7 +185,7 @@ export interface AgentSpec {
   models: AgentModels;
   tools: ToolName[];
   limits: AgentLimits;
-  critic: { allow_imports: string[]; forbid_imports: string[] };
+  critic: CriticSettings;
 }
 
 export interface Agent extends AgentSpec {

@@ -1,10 +1,28 @@
-import type { Artifact, Step } from "../api/types";
+import { useCallback } from "react";
+import type { Artifact, OutputRef, Page, Step } from "../api/types";
 import { formatBytes } from "../api/uploads";
-import { formatCost, formatDuration, formatTime } from "../lib/format";
+import { useApi } from "../auth/AuthContext";
+import { formatDuration, formatTime } from "../lib/format";
 import { CodeBlock } from "./CodeBlock";
+import { Cost } from "./Cost";
+import { Previewed } from "./FullOutput";
 import { ScriptedLabel } from "./StatusBadge";
 
 type Detail = Record<string, unknown>;
+type Full = Record<string, OutputRef>;
+/** A fresh reference to one full output of this step (its URL newly signed). */
+type Renew = (field: string) => () => Promise<OutputRef | undefined>;
+
+// Highlighting is for reading a cell; a very long one (a full output) is shown as plain text.
+const HIGHLIGHT_MAX_CHARS = 100_000;
+
+// The detail fields each kind of step shows in place; any other field with a full output is listed after them.
+const SHOWN_FIELDS: Partial<Record<Step["type"], string[]>> = {
+  think: ["text"],
+  execute: ["code", "stdout", "stderr"],
+  evaluate: ["answer"],
+};
+const FIELD_LABELS: Record<string, string> = { text: "reasoning", tool_calls: "tool calls" };
 
 const TITLES: Record<Step["type"], string> = {
   think: "Think",
@@ -19,15 +37,50 @@ function str(value: unknown): string {
   return typeof value === "string" ? value : value === undefined || value === null ? "" : JSON.stringify(value, null, 2);
 }
 
-function Output({ label, text, tone }: { label: string; text: string; tone?: "error" }) {
-  if (!text) return null;
+function Output({
+  label,
+  text,
+  tone,
+  output,
+  renew,
+}: {
+  label: string;
+  text: string;
+  tone?: "error";
+  output?: OutputRef;
+  renew?: () => Promise<OutputRef | undefined>;
+}) {
+  if (!text && !output) return null;
   return (
     <div className="output">
       <h4>{label}</h4>
-      <pre className={tone === "error" ? "stream stderr" : "stream"} tabIndex={0} aria-label={label}>
-        {text}
-      </pre>
+      <Previewed label={label} preview={text} output={output} renew={renew}>
+        {(shown) => (
+          <pre className={tone === "error" ? "stream stderr" : "stream"} tabIndex={0} aria-label={label}>
+            {shown}
+          </pre>
+        )}
+      </Previewed>
     </div>
+  );
+}
+
+/** Full outputs of fields the step's view does not show in place (tool calls, a code model's task, ...). */
+function OtherOutputs({ step, renew }: { step: Step; renew: Renew }) {
+  const shown = new Set(SHOWN_FIELDS[step.type] ?? []);
+  const others = Object.entries(step.full_output ?? {}).filter(([field]) => !shown.has(field));
+  return (
+    <>
+      {others.map(([field, output]) => (
+        <Output
+          key={field}
+          label={FIELD_LABELS[field] ?? field.replace(/_/g, " ")}
+          text={str(step.detail?.[field])}
+          output={output}
+          renew={renew(field)}
+        />
+      ))}
+    </>
   );
 }
 
@@ -52,12 +105,61 @@ export function ArtifactView({ artifact }: { artifact: Artifact }) {
   );
 }
 
-function ThinkDetail({ step, detail }: { step: Step; detail: Detail }) {
-  const calls = Array.isArray(detail.tool_calls) ? (detail.tool_calls as { name: string; arguments: Detail }[]) : [];
-  const text = str(detail.text);
+/** One model call of a think step, as `think` records it for the reasoning and the code model. */
+interface ModelCall {
+  provider?: string;
+  model_id?: string;
+  input_tokens?: number;
+  output_tokens?: number;
+  cost_usd?: number;
+  cost_known?: boolean;
+}
+
+function ModelUse({ call }: { call: ModelCall }) {
   return (
     <>
-      {text && <p className="reasoning">{text}</p>}
+      <code className="model">{call.model_id ?? "unknown model"}</code>
+      {call.provider && call.provider !== call.model_id && <span className="muted"> ({call.provider})</span>} · {call.input_tokens ?? 0} in /{" "}
+      {call.output_tokens ?? 0} out · <Cost usd={call.cost_usd ?? 0} known={call.cost_known} />
+    </>
+  );
+}
+
+/** What became of a reply that was neither tool calls nor an answer (workflow/replies.py `classify`). */
+function replyNote(detail: Detail, ended: boolean): string | null {
+  const after = ended ? "the run stopped here" : "asked again";
+  const limit = typeof detail.max_tokens === "number" ? ` of ${detail.max_tokens} tokens` : "";
+  switch (detail.reply) {
+    case "truncated":
+      return `Cut off by the output limit${limit}: nothing in it was run — ${after}.`;
+    case "empty":
+      return `Empty reply — ${after}.`;
+    case "refused":
+      return `Withheld by the provider (stop reason: ${str(detail.stop_reason) || "unknown"}) — the run stopped.`;
+    default:
+      return null;
+  }
+}
+
+function ThinkDetail({ step, detail, full, renew, ended }: { step: Step; detail: Detail; full: Full; renew: Renew; ended: boolean }) {
+  const calls = Array.isArray(detail.tool_calls) ? (detail.tool_calls as { name: string; arguments: Detail }[]) : [];
+  const text = str(detail.text);
+  const note = replyNote(detail, ended);
+  const problem = str(detail.problem);
+  const reasoningModel = detail.reasoning_model as ModelCall | undefined;
+  const twoModels = Boolean(reasoningModel) || "code_model" in detail;
+  return (
+    <>
+      {note && (
+        <p className="step-note" role="note">
+          {note}
+        </p>
+      )}
+      {text && (
+        <Previewed label="reasoning" preview={text} output={full.text} renew={renew("text")}>
+          {(shown) => <p className="reasoning">{shown}</p>}
+        </Previewed>
+      )}
       {calls.map((call, index) => (
         <div key={index} className="tool-call">
           <span className="muted">Proposes</span> <code>{call.name}</code>
@@ -66,13 +168,28 @@ function ThinkDetail({ step, detail }: { step: Step; detail: Detail }) {
           {call.name === "read_file" && <span>: {str(call.arguments?.path)}</span>}
         </div>
       ))}
+      {problem && (
+        <p className="step-note problem" role="note">
+          <strong>Not run:</strong> {problem}
+        </p>
+      )}
       <dl className="facts">
-        <dt>Tokens</dt>
+        {twoModels && (
+          <>
+            <dt>Reasoning model</dt>
+            <dd>{reasoningModel ? <ModelUse call={reasoningModel} /> : "not recorded"}</dd>
+            <dt>Code model</dt>
+            <dd>{detail.code_model ? <ModelUse call={detail.code_model as ModelCall} /> : "not called"}</dd>
+          </>
+        )}
+        <dt>{twoModels ? "Tokens, both models" : "Tokens"}</dt>
         <dd>
           {step.input_tokens} in / {step.output_tokens} out
         </dd>
-        <dt>Cost</dt>
-        <dd>{formatCost(step.cost_usd)}</dd>
+        <dt>{twoModels ? "Cost, both models" : "Cost"}</dt>
+        <dd>
+          <Cost usd={step.cost_usd} known={step.cost_known} />
+        </dd>
         {Array.isArray(detail.fallback_attempts) && detail.fallback_attempts.length > 0 && (
           <>
             <dt>Fallbacks</dt>
@@ -92,13 +209,25 @@ interface Finding {
   severity: string;
 }
 
+/** What a verdict meant for the cell under the agent's critic mode (workflow/critique.py). */
+function critiqueOutcome(verdict: string, mode: string): string | null {
+  if (verdict !== "block") return null;
+  if (mode === "warn") return "ran anyway";
+  return mode === "enforce" || !mode ? "not run" : null;
+}
+
 function CritiqueDetail({ detail }: { detail: Detail }) {
   const findings = Array.isArray(detail.findings) ? (detail.findings as Finding[]) : [];
   const verdict = str(detail.verdict);
+  const mode = str(detail.mode);
+  const outcome = critiqueOutcome(verdict, mode);
+  const total = typeof detail.findings_total === "number" ? detail.findings_total : findings.length;
   return (
     <>
       <p>
         Verdict: <span className={`badge verdict-${verdict}`}>{verdict || "unknown"}</span>
+        {outcome && <strong className={outcome === "ran anyway" ? "warn-text" : "error-text"}> — {outcome}</strong>}
+        {mode && <span className="muted"> (critic mode: {mode})</span>}
       </p>
       {findings.length === 0 ? (
         <p className="muted">No findings.</p>
@@ -112,11 +241,22 @@ function CritiqueDetail({ detail }: { detail: Detail }) {
           ))}
         </ul>
       )}
+      {total > findings.length && <p className="muted">{total - findings.length} more findings are not recorded.</p>}
     </>
   );
 }
 
-function ExecuteDetail({ detail, artifacts }: { detail: Detail; artifacts: Map<string, Artifact> }) {
+function ExecuteDetail({
+  detail,
+  artifacts,
+  full,
+  renew,
+}: {
+  detail: Detail;
+  artifacts: Map<string, Artifact>;
+  full: Full;
+  renew: Renew;
+}) {
   const tool = str(detail.tool) || "python";
   if (tool === "list_files") {
     return <Output label="Files" text={str(detail.files)} />;
@@ -133,7 +273,9 @@ function ExecuteDetail({ detail, artifacts }: { detail: Detail; artifacts: Map<s
   const stepArtifacts = Array.isArray(detail.artifacts) ? (detail.artifacts as { id: string; name: string }[]) : [];
   return (
     <>
-      <CodeBlock code={str(detail.code)} label="Code" />
+      <Previewed label="code" preview={str(detail.code)} output={full.code} renew={renew("code")}>
+        {(code) => <CodeBlock code={code} label="Code" language={code.length > HIGHLIGHT_MAX_CHARS ? "text" : "python"} />}
+      </Previewed>
       <dl className="facts">
         <dt>Exit code</dt>
         <dd className={exitCode === 0 ? "ok-text" : "error-text"}>{exitCode ?? "none"}</dd>
@@ -155,9 +297,15 @@ function ExecuteDetail({ detail, artifacts }: { detail: Detail; artifacts: Map<s
             <dd>restarted</dd>
           </>
         ) : null}
+        {detail.critic === "off" ? (
+          <>
+            <dt>Critic</dt>
+            <dd>off: no static check, the sandbox contained the cell</dd>
+          </>
+        ) : null}
       </dl>
-      <Output label="stdout" text={str(detail.stdout)} />
-      <Output label="stderr" text={str(detail.stderr)} tone="error" />
+      <Output label="stdout" text={str(detail.stdout)} output={full.stdout} renew={renew("stdout")} />
+      <Output label="stderr" text={str(detail.stderr)} tone="error" output={full.stderr} renew={renew("stderr")} />
       {stepArtifacts.length > 0 && (
         <div className="artifacts">
           {stepArtifacts.map((ref) => {
@@ -170,7 +318,7 @@ function ExecuteDetail({ detail, artifacts }: { detail: Detail; artifacts: Map<s
   );
 }
 
-function EvaluateDetail({ detail }: { detail: Detail }) {
+function EvaluateDetail({ detail, full, renew }: { detail: Detail; full: Full; renew: Renew }) {
   const check = detail.check as Detail | undefined;
   return (
     <>
@@ -189,7 +337,9 @@ function EvaluateDetail({ detail }: { detail: Detail }) {
       {detail.answer ? (
         <details>
           <summary>Answer</summary>
-          <p className="answer">{str(detail.answer)}</p>
+          <Previewed label="answer" preview={str(detail.answer)} output={full.answer} renew={renew("answer")}>
+            {(answer) => <p className="answer">{answer}</p>}
+          </Previewed>
         </details>
       ) : null}
     </>
@@ -207,9 +357,19 @@ function ApprovalDetail({ detail }: { detail: Detail }) {
   );
 }
 
-export function StepView({ step, artifacts }: { step: Step; artifacts: Map<string, Artifact> }) {
+/** `ended`: the run ended after this step (a reply it would have asked again for stopped the run instead). */
+export function StepView({ step, artifacts, ended = false }: { step: Step; artifacts: Map<string, Artifact>; ended?: boolean }) {
+  const api = useApi();
   const detail = step.detail ?? {};
+  const full = step.full_output ?? {};
   const scripted = step.provider === "scripted" || detail.scripted === true;
+  const renew = useCallback<Renew>(
+    (field) => async () => {
+      const page = await api.get<Page<Step>>(`/v1/runs/${step.run_id}/steps`, { query: { after: step.seq - 1, limit: 1 } });
+      return page.items.find((item) => item.seq === step.seq)?.full_output?.[field];
+    },
+    [api, step.run_id, step.seq],
+  );
   return (
     <li className={`step step-${step.type}`} aria-label={`Step ${step.seq}: ${TITLES[step.type]}`}>
       <header>
@@ -221,16 +381,17 @@ export function StepView({ step, artifacts }: { step: Step; artifacts: Map<strin
           {formatTime(step.created_at)} · {formatDuration(step.duration_ms)}
         </span>
       </header>
-      {step.type === "think" && <ThinkDetail step={step} detail={detail} />}
+      {step.type === "think" && <ThinkDetail step={step} detail={detail} full={full} renew={renew} ended={ended} />}
       {step.type === "critique" && <CritiqueDetail detail={detail} />}
-      {step.type === "execute" && <ExecuteDetail detail={detail} artifacts={artifacts} />}
-      {step.type === "evaluate" && <EvaluateDetail detail={detail} />}
+      {step.type === "execute" && <ExecuteDetail detail={detail} artifacts={artifacts} full={full} renew={renew} />}
+      {step.type === "evaluate" && <EvaluateDetail detail={detail} full={full} renew={renew} />}
       {step.type === "approval" && <ApprovalDetail detail={detail} />}
       {step.type === "error" && (
         <p className="error-text">
           <code>{str(detail.code)}</code> {str(detail.message)}
         </p>
       )}
+      <OtherOutputs step={step} renew={renew} />
     </li>
   );
 }

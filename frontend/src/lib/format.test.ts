@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../api/client";
 import { parseEnvRow } from "../components/EnvEditor";
-import { formatCost, formatDuration, runDuration } from "./format";
+import { costLabel, formatCost, formatDuration, runDuration } from "./format";
 import { nextDelay } from "./useResource";
 
 describe("formatting", () => {
@@ -14,6 +14,15 @@ describe("formatting", () => {
     expect(formatCost(0)).toBe("$0");
     expect(formatCost(0.0042)).toBe("$0.0042");
     expect(formatCost(1.5)).toBe("$1.50");
+  });
+
+  it("calls a cost that counts an unpriced model unknown, with the priced part as a lower bound", () => {
+    expect(costLabel(0.0042, true)).toEqual({ text: "$0.0042" });
+    expect(costLabel(0, undefined)).toEqual({ text: "$0" });
+    expect(costLabel(0, false).text).toBe("unknown (unpriced model)");
+    expect(costLabel(0, false).title).toMatch(/No priced model's call is counted yet/);
+    expect(costLabel(1.5, false).text).toBe("unknown (unpriced model; ≥ $1.50)");
+    expect(costLabel(1.5, false).title).toMatch(/Only the priced models' calls are counted: \$1\.50 so far/);
   });
 
   it("measures an active run up to now", () => {

@@ -4,6 +4,26 @@ export function formatCost(usd: number): string {
   return `$${usd.toFixed(2)}`;
 }
 
+/** How a run's or a step's cost reads, with a longer explanation for a tooltip. */
+export interface CostLabel {
+  text: string;
+  title?: string;
+}
+
+/**
+ * A cost that counts a model without a price is unknown: it is never shown as a misleading $0. What the priced
+ * models cost is still a lower bound worth showing.
+ */
+export function costLabel(usd: number, known: boolean | undefined): CostLabel {
+  if (known !== false) return { text: formatCost(usd) };
+  const priced = usd > 0 ? `; ≥ ${formatCost(usd)}` : "";
+  const part = usd > 0 ? `Only the priced models' calls are counted: ${formatCost(usd)} so far.` : "No priced model's call is counted yet.";
+  return {
+    text: `unknown (unpriced model${priced})`,
+    title: `A model without a known price was used, so the total cost is unknown. ${part} A deployment can set prices for its models (AGENTLAB_MODEL_PRICES).`,
+  };
+}
+
 export function formatDuration(ms: number | null): string {
   if (ms === null || !Number.isFinite(ms) || ms < 0) return "—";
   if (ms < 1000) return `${Math.round(ms)} ms`;

@@ -1,7 +1,8 @@
-import { useState, type FormEvent } from "react";
+import { useId, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
-import type { Agent, AgentLimits, AgentSpec, Page, ToolName } from "../api/types";
-import { ALL_TOOLS } from "../api/types";
+import { ApiError } from "../api/client";
+import type { Agent, AgentLimits, AgentSpec, CriticMode, Page, ToolName } from "../api/types";
+import { ALL_TOOLS, CRITIC_MODES, DEFAULT_MAX_COST_USD, MAX_CELL_TIMEOUT_S } from "../api/types";
 import { useApi, useAuth } from "../auth/AuthContext";
 import { Empty, ErrorNotice, Loading } from "../components/States";
 import { formatTime } from "../lib/format";
@@ -16,24 +17,59 @@ const DEFAULT_SPEC: AgentSpec = {
   limits: {
     max_steps: 20,
     max_tokens: 200_000,
-    max_cost_usd: 5,
+    max_cost_usd: null,
     max_wall_s: 1800,
     cell_timeout_s: 120,
     sandbox_cpu: 1,
     sandbox_memory_mb: 1024,
+    max_output_tokens: null,
   },
-  critic: { allow_imports: [], forbid_imports: [] },
+  critic: { mode: "enforce", allow_imports: [], forbid_imports: [], allow_calls: [] },
 };
 
-const LIMITS: { name: keyof AgentLimits; label: string; min: number; max: number; step?: string }[] = [
+interface LimitField {
+  name: keyof AgentLimits;
+  label: string;
+  min: number;
+  max: number;
+  step?: string;
+  /** A field that may be left blank: what blank means. */
+  blank?: { placeholder: string; hint: string };
+}
+
+const LIMITS: LimitField[] = [
   { name: "max_steps", label: "Max steps", min: 1, max: 200 },
   { name: "max_tokens", label: "Max tokens", min: 1000, max: 10_000_000 },
-  { name: "max_cost_usd", label: "Max cost (USD)", min: 0, max: 1000, step: "0.01" },
+  {
+    name: "max_output_tokens",
+    label: "Max output tokens per reply",
+    min: 64,
+    max: 128_000,
+    blank: { placeholder: "model default", hint: "Blank: each model's own default." },
+  },
+  {
+    name: "max_cost_usd",
+    label: "Max cost (USD)",
+    min: 0,
+    max: 1000,
+    step: "0.01",
+    blank: {
+      placeholder: `default (${DEFAULT_MAX_COST_USD})`,
+      hint: `Blank: the platform's default budget (USD ${DEFAULT_MAX_COST_USD}) where costs are known. A number needs a price for every model of the agent.`,
+    },
+  },
   { name: "max_wall_s", label: "Max wall time (s)", min: 10, max: 86_400 },
-  { name: "cell_timeout_s", label: "Cell timeout (s)", min: 1, max: 900 },
+  { name: "cell_timeout_s", label: "Cell timeout (s)", min: 1, max: MAX_CELL_TIMEOUT_S },
   { name: "sandbox_cpu", label: "Sandbox vCPU", min: 0.25, max: 4, step: "0.25" },
   { name: "sandbox_memory_mb", label: "Sandbox memory (MB)", min: 256, max: 8192 },
 ];
+
+const TRUSTED = "For trusted uses: the sandbox still contains the code.";
+const CRITIC_MODE_HELP: Record<CriticMode, { label: string; help: string }> = {
+  enforce: { label: "enforce (default)", help: "Code the critic blocks never runs; the model is told why." },
+  warn: { label: "warn", help: `Findings are recorded and the code runs anyway. ${TRUSTED}` },
+  off: { label: "off", help: `No static check: each cell goes straight to the sandbox. ${TRUSTED}` },
+};
 
 const MODEL_ROLES: { role: keyof AgentSpec["models"]; label: string }[] = [
   { role: "reasoning", label: "Reasoning models" },
@@ -52,10 +88,28 @@ function list(text: string): string[] {
 
 function specOf(agent: Agent): AgentSpec {
   const { name, description, system_prompt, models, tools, limits, critic } = agent;
-  return { name, description, system_prompt, models, tools, limits, critic };
+  return {
+    name,
+    description,
+    system_prompt,
+    models,
+    tools,
+    limits: { ...limits, max_cost_usd: limits.max_cost_usd ?? null, max_output_tokens: limits.max_output_tokens ?? null },
+    critic: {
+      mode: critic.mode ?? "enforce",
+      allow_imports: critic.allow_imports ?? [],
+      forbid_imports: critic.forbid_imports ?? [],
+      allow_calls: critic.allow_calls ?? [],
+    },
+  };
 }
 
-type Texts = Record<"reasoning" | "code" | "vision" | "allow" | "forbid", string>;
+/** The limits as the API takes them: a blank optional limit is left out, so the platform's default applies. */
+function limitsBody(limits: AgentLimits): AgentLimits {
+  return Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== null && value !== undefined)) as AgentLimits;
+}
+
+type Texts = Record<"reasoning" | "code" | "vision" | "allow" | "forbid" | "calls", string>;
 
 function textsOf(spec: AgentSpec): Texts {
   return {
@@ -64,6 +118,7 @@ function textsOf(spec: AgentSpec): Texts {
     vision: spec.models.vision.join(", "),
     allow: spec.critic.allow_imports.join(", "),
     forbid: spec.critic.forbid_imports.join(", "),
+    calls: spec.critic.allow_calls.join(", "),
   };
 }
 
@@ -87,13 +142,14 @@ export function AgentEditor() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState<string | null>(null);
+  const ids = useId();
 
   const [loadedVersion, setLoadedVersion] = useState<number | null>(null);
   if (existing.data && loadedVersion !== existing.data.version) {
     // The form starts from each version the server hands back (derived state, set while rendering).
     setLoadedVersion(existing.data.version);
     setSpec(specOf(existing.data));
-    setTexts(textsOf(existing.data));
+    setTexts(textsOf(specOf(existing.data)));
   }
 
   if (!agentId && !editable) return <Empty>Your role cannot create agents.</Empty>;
@@ -105,7 +161,13 @@ export function AgentEditor() {
     const body: AgentSpec = {
       ...spec,
       models: { reasoning: list(texts.reasoning), code: list(texts.code), vision: list(texts.vision) },
-      critic: { allow_imports: list(texts.allow), forbid_imports: list(texts.forbid) },
+      limits: limitsBody(spec.limits),
+      critic: {
+        mode: spec.critic.mode,
+        allow_imports: list(texts.allow),
+        forbid_imports: list(texts.forbid),
+        allow_calls: list(texts.calls),
+      },
     };
     setBusy(true);
     setError(null);
@@ -128,6 +190,10 @@ export function AgentEditor() {
 
   const toggleTool = (tool: ToolName, on: boolean) =>
     setSpec({ ...spec, tools: on ? [...spec.tools, tool] : spec.tools.filter((t) => t !== tool) });
+  const setLimit = (field: LimitField, text: string) =>
+    setSpec({ ...spec, limits: { ...spec.limits, [field.name]: text === "" && field.blank ? null : Number(text) } });
+  // A cost budget the server cannot check (a model without a price) points at the field that set it.
+  const unpriced = error instanceof ApiError && error.code === "unpriced_model";
 
   return (
     <section aria-labelledby="agent-title">
@@ -194,24 +260,60 @@ export function AgentEditor() {
           <fieldset>
             <legend>Limits</legend>
             <div className="grid">
-              {LIMITS.map((field) => (
-                <label key={field.name}>
-                  {field.label}
-                  <input
-                    type="number"
-                    required
-                    min={field.min}
-                    max={field.max}
-                    step={field.step ?? "1"}
-                    value={spec.limits[field.name]}
-                    onChange={(e) => setSpec({ ...spec, limits: { ...spec.limits, [field.name]: Number(e.target.value) } })}
-                  />
-                </label>
-              ))}
+              {LIMITS.map((field) => {
+                const hintId = `${ids}-${field.name}-hint`;
+                const invalid = field.name === "max_cost_usd" && unpriced;
+                return (
+                  <div key={field.name}>
+                    <label>
+                      {field.label}
+                      <input
+                        type="number"
+                        required={!field.blank}
+                        min={field.min}
+                        max={field.max}
+                        step={field.step ?? "1"}
+                        placeholder={field.blank?.placeholder}
+                        aria-describedby={field.blank ? hintId : undefined}
+                        aria-invalid={invalid || undefined}
+                        value={spec.limits[field.name] ?? ""}
+                        onChange={(e) => setLimit(field, e.target.value)}
+                      />
+                    </label>
+                    {field.blank && (
+                      <p id={hintId} className={invalid ? "field-hint field-error" : "field-hint muted"}>
+                        {invalid ? "A model of this agent has no price, so this budget cannot be checked: leave it blank or choose priced models." : field.blank.hint}
+                      </p>
+                    )}
+                  </div>
+                );
+              })}
             </div>
           </fieldset>
           <fieldset>
-            <legend>Critic policy</legend>
+            <legend>Critic</legend>
+            <p className="muted">Each cell is checked before it runs. Whatever the mode, the sandbox contains the code.</p>
+            <fieldset className="modes">
+              <legend>Mode</legend>
+              {CRITIC_MODES.map((mode) => (
+                <div key={mode}>
+                  <label className="check">
+                    <input
+                      type="radio"
+                      name={`${ids}-critic-mode`}
+                      value={mode}
+                      checked={spec.critic.mode === mode}
+                      aria-describedby={`${ids}-mode-${mode}`}
+                      onChange={() => setSpec({ ...spec, critic: { ...spec.critic, mode } })}
+                    />
+                    {CRITIC_MODE_HELP[mode].label}
+                  </label>
+                  <p id={`${ids}-mode-${mode}`} className="field-hint muted">
+                    {CRITIC_MODE_HELP[mode].help}
+                  </p>
+                </div>
+              ))}
+            </fieldset>
             <label>
               Also allow imports (comma-separated)
               <input value={texts.allow} onChange={(e) => setTexts({ ...texts, allow: e.target.value })} />
@@ -219,6 +321,10 @@ export function AgentEditor() {
             <label>
               Also forbid imports (comma-separated)
               <input value={texts.forbid} onChange={(e) => setTexts({ ...texts, forbid: e.target.value })} />
+            </label>
+            <label>
+              Allowed calls (comma-separated, e.g. os.system, subprocess.*)
+              <input value={texts.calls} onChange={(e) => setTexts({ ...texts, calls: e.target.value })} />
             </label>
           </fieldset>
         </fieldset>

@@ -58,6 +58,18 @@ describe("new run", () => {
     expect(posted.headers["Idempotency-Key"]).toMatch(/^[0-9a-f-]{32,36}$/);
   });
 
+  it("sends no cost budget when the field is left blank, and says what the agent's blank budget means", async () => {
+    const fake = withAgents(new FakeApi("member")).on("POST /v1/runs", { status: 201, body: run() });
+    page(fake);
+    const user = userEvent.setup();
+    await user.type(await screen.findByLabelText("Prompt"), "go");
+    expect((screen.getByLabelText("Max cost (USD)") as HTMLInputElement).placeholder).toBe("default (5)");
+    expect((screen.getByLabelText("Max steps") as HTMLInputElement).placeholder).toBe("20");
+    await user.click(screen.getByRole("button", { name: "Start run" }));
+    expect(await screen.findByText("run page")).toBeTruthy();
+    expect(fake.calls("POST", "/v1/runs")[0].body).toEqual({ agent_id: agent().id, prompt: "go" });
+  });
+
   it("refuses an unsupported file before uploading it", async () => {
     const fake = withAgents(new FakeApi("member"));
     page(fake);

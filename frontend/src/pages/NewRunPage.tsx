@@ -1,6 +1,7 @@
 import { useMemo, useState, type FormEvent } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router-dom";
-import type { Budget, Run, RunCreate } from "../api/types";
+import type { AgentLimits, Budget, Run, RunCreate } from "../api/types";
+import { DEFAULT_MAX_COST_USD } from "../api/types";
 import { useApi, useAuth } from "../auth/AuthContext";
 import { EnvEditor, parseEnvRow, type EnvRow } from "../components/EnvEditor";
 import { FileDrop, type UploadItem } from "../components/FileDrop";
@@ -8,12 +9,17 @@ import { Empty, ErrorNotice, Loading } from "../components/States";
 import { ScriptedLabel } from "../components/StatusBadge";
 import { useAgents } from "../lib/useAgents";
 
-const BUDGET_FIELDS: { name: keyof Budget; label: string; min: number; max: number; step?: string }[] = [
+const BUDGET_FIELDS: { name: keyof Budget & keyof AgentLimits; label: string; min: number; max: number; step?: string }[] = [
   { name: "max_steps", label: "Max steps", min: 1, max: 200 },
   { name: "max_tokens", label: "Max tokens", min: 1000, max: 10_000_000 },
   { name: "max_cost_usd", label: "Max cost (USD)", min: 0, max: 1000, step: "0.01" },
   { name: "max_wall_s", label: "Max wall time (s)", min: 10, max: 86_400 },
 ];
+
+/** The agent's own limit, shown in a blank override; an agent without a cost budget has the platform's default. */
+function budgetPlaceholder(limit: number | null | undefined): string {
+  return limit === null || limit === undefined ? `default (${DEFAULT_MAX_COST_USD})` : String(limit);
+}
 
 /** One key per form: a double submit or a retry after a lost answer starts the run once. */
 function newIdempotencyKey(): string {
@@ -132,7 +138,7 @@ export function NewRunPage() {
                   min={field.min}
                   max={field.max}
                   step={field.step ?? "1"}
-                  placeholder={agent ? String(agent.limits[field.name as keyof typeof agent.limits]) : undefined}
+                  placeholder={agent ? budgetPlaceholder(agent.limits[field.name]) : undefined}
                   value={budget[field.name] ?? ""}
                   onChange={(e) => setBudget({ ...budget, [field.name]: e.target.value })}
                 />

@@ -62,6 +62,20 @@ describe("run page", () => {
     expect(screen.getByText("120 in / 30 out", { selector: ".summary dd" })).toBeTruthy();
   });
 
+  it("shows an unknown cost in the summary, and that the last cut-off reply stopped the run", async () => {
+    const usage = { steps: 3, input_tokens: 300, output_tokens: 12_000, cost_usd: 0, cost_known: false, sandbox_s: 0 };
+    const cutOff = (seq: number) => step(seq, "think", { text: "Let me", tool_calls: [], reply: "truncated", max_tokens: 4096 }, { provider: "openai", model_id: "llama3.1:8b", cost_known: false });
+    const error = { code: "model_output_truncated", message: "the model's reply was cut off by its output limit 3 times in a row" };
+    const fake = serve(new FakeApi("member"), () => run({ status: "failed", usage, error }), () => [cutOff(1), cutOff(2), cutOff(3)]);
+    page(fake);
+    const last = await screen.findByRole("listitem", { name: "Step 3: Think" });
+    expect(within(last).getByRole("note").textContent).toMatch(/the run stopped here\.$/);
+    expect(within(screen.getByRole("listitem", { name: "Step 1: Think" })).getByRole("note").textContent).toMatch(/asked again\.$/);
+    const summaryCost = screen.getByText("Cost", { selector: ".summary dt" }).nextElementSibling as HTMLElement;
+    expect(summaryCost.querySelector(".cost-unknown")?.firstChild?.textContent).toBe("unknown (unpriced model)");
+    expect(within(last).getByText("Cost", { selector: "dt" }).nextElementSibling?.textContent).toMatch(/^unknown \(unpriced model\)/);
+  });
+
   it("shows new steps as they arrive, asking only for steps after the last one seen", async () => {
     let status = "running";
     let shown = 1;

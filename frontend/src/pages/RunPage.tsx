@@ -3,10 +3,12 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import type { Agent, Artifact, Page, Run, RunCreate, Step } from "../api/types";
 import { TERMINAL_STATUSES } from "../api/types";
 import { useApi, useAuth } from "../auth/AuthContext";
+import { Previewed } from "../components/FullOutput";
+import { Cost } from "../components/Cost";
 import { ErrorNotice, Loading } from "../components/States";
 import { ScriptedLabel, StatusBadge } from "../components/StatusBadge";
 import { ArtifactView, StepView } from "../components/StepView";
-import { formatCost, formatDuration, formatTime, runDuration } from "../lib/format";
+import { formatDuration, formatTime, runDuration } from "../lib/format";
 import { nextDelay } from "../lib/useResource";
 
 export const STEPS_POLL_MS = 1000;
@@ -236,7 +238,9 @@ export function RunPage() {
           {run.usage.input_tokens} in / {run.usage.output_tokens} out
         </dd>
         <dt>Cost</dt>
-        <dd>{formatCost(run.usage.cost_usd)}</dd>
+        <dd>
+          <Cost usd={run.usage.cost_usd} known={run.usage.cost_known} />
+        </dd>
         <dt>Sandbox</dt>
         <dd>{run.usage.sandbox_s.toFixed(1)} s</dd>
         {run.isolation && (
@@ -294,7 +298,14 @@ export function RunPage() {
       {run.result && (
         <section className="card" aria-labelledby="result-title">
           <h2 id="result-title">Result</h2>
-          <p className="answer">{run.result}</p>
+          <Previewed
+            label="result"
+            preview={run.result}
+            output={run.result_full}
+            renew={async () => (await api.get<Run>(`/v1/runs/${run.id}`)).result_full}
+          >
+            {(text) => <p className="answer">{text}</p>}
+          </Previewed>
         </section>
       )}
       {run.error && (
@@ -312,8 +323,8 @@ export function RunPage() {
           terminal ? <p className="muted">This run recorded no steps.</p> : <Loading label="Waiting for the first step…" />
         ) : (
           <ol className="timeline" aria-live="polite">
-            {live.steps.map((step) => (
-              <StepView key={step.seq} step={step} artifacts={artifacts} />
+            {live.steps.map((step, index) => (
+              <StepView key={step.seq} step={step} artifacts={artifacts} ended={terminal && index === live.steps.length - 1} />
             ))}
           </ol>
         )}

@@ -26,6 +26,27 @@ describe("runs list", () => {
     expect(within(row).getByText("$0.12")).toBeTruthy();
   });
 
+  it("shows the cost of a run that used an unpriced model as unknown, never as $0", async () => {
+    const unpriced = { steps: 2, input_tokens: 10, output_tokens: 5, cost_usd: 0, cost_known: false, sandbox_s: 0 };
+    const partly = { ...unpriced, cost_usd: 0.0012 };
+    const fake = new FakeApi("member")
+      .on("GET /v1/agents", { body: { items: [agent()], next_cursor: null } })
+      .on("GET /v1/runs", {
+        body: { items: [run({ prompt: "local model", usage: unpriced }), run({ id: "01RUN00000000000000000000B", prompt: "two models", usage: partly })], next_cursor: null },
+      });
+    renderWithApi(<RunsPage />, fake);
+    const cost = async (prompt: string) => {
+      const row = (await screen.findByRole("link", { name: prompt })).closest("tr")!;
+      return row.querySelector('[data-label="Cost"] .cost-unknown') as HTMLElement;
+    };
+    const local = await cost("local model");
+    expect(local.firstChild?.textContent).toBe("unknown (unpriced model)");
+    expect(local.title).toMatch(/total cost is unknown/);
+    const mixed = await cost("two models");
+    expect(mixed.firstChild?.textContent).toBe("unknown (unpriced model; ≥ $0.0012)");
+    expect(screen.queryByText("$0")).toBeNull();
+  });
+
   it("filters by status and agent through the API", async () => {
     const fake = new FakeApi("member")
       .on("GET /v1/agents", { body: { items: [agent(), other], next_cursor: null } })

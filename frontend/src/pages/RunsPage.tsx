@@ -4,8 +4,9 @@ import type { Page, Run } from "../api/types";
 import { RUN_STATUSES } from "../api/types";
 import { useApi, useAuth } from "../auth/AuthContext";
 import { Empty, ErrorNotice, Loading } from "../components/States";
+import { Cost } from "../components/Cost";
 import { StatusBadge } from "../components/StatusBadge";
-import { formatCost, formatDuration, formatTime, runDuration, statusLabel } from "../lib/format";
+import { formatDuration, formatTime, runDuration, statusLabel } from "../lib/format";
 import { useAgents } from "../lib/useAgents";
 import { useResource } from "../lib/useResource";
 
@@ -129,7 +130,9 @@ export function RunsPage() {
                 <td data-label="Agent">{names.get(run.agent_id) ?? run.agent_id}</td>
                 <td data-label="Started">{formatTime(run.started_at ?? run.created_at)}</td>
                 <td data-label="Duration">{formatDuration(runDuration(run))}</td>
-                <td data-label="Cost">{formatCost(run.usage.cost_usd)}</td>
+                <td data-label="Cost">
+                  <Cost usd={run.usage.cost_usd} known={run.usage.cost_known} />
+                </td>
               </tr>
             ))}
           </tbody>

@@ -14,7 +14,8 @@ export interface Recorded {
   headers: Record<string, string>;
 }
 
-export type Reply = { status?: number; body?: unknown; headers?: Record<string, string> };
+/** `text` answers with a plain-text body (storage), `body` with JSON (the API). */
+export type Reply = { status?: number; body?: unknown; text?: string; headers?: Record<string, string> };
 export type Handler = (request: Recorded) => Reply | Promise<Reply>;
 
 const ACTIONS: Record<Role, string[]> = {
@@ -96,6 +97,9 @@ export class FakeApi {
     const handler = this.match(request.method, request.path);
     const reply = handler ? await handler(request) : apiError(404, "route_not_found", "no such route");
     const status = reply.status ?? 200;
+    if (reply.text !== undefined) {
+      return new Response(reply.text, { status, headers: { "Content-Type": "text/plain; charset=utf-8", ...reply.headers } });
+    }
     return new Response(status === 204 ? null : JSON.stringify(reply.body ?? null), {
       status,
       headers: { "Content-Type": "application/json", ...reply.headers },
@@ -145,13 +149,14 @@ export function agent(overrides: Record<string, unknown> = {}) {
     limits: {
       max_steps: 20,
       max_tokens: 200000,
-      max_cost_usd: 5,
+      max_cost_usd: null,
       max_wall_s: 1800,
       cell_timeout_s: 120,
       sandbox_cpu: 1,
       sandbox_memory_mb: 1024,
+      max_output_tokens: null,
     },
-    critic: { allow_imports: [], forbid_imports: [] },
+    critic: { mode: "enforce", allow_imports: [], forbid_imports: [], allow_calls: [] },
     version: 1,
     created_at: NOW,
     updated_at: NOW,
@@ -177,7 +182,7 @@ export function run(overrides: Record<string, unknown> = {}) {
     updated_at: NOW,
     started_at: NOW,
     ended_at: null,
-    usage: { steps: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0, sandbox_s: 0 },
+    usage: { steps: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0, cost_known: true, sandbox_s: 0 },
     error: null,
     result: null,
     isolation: null,
@@ -200,6 +205,7 @@ export function step(seq: number, type: string, detail: Record<string, unknown>,
     input_tokens: 0,
     output_tokens: 0,
     cost_usd: 0,
+    cost_known: true,
     sandbox_s: 0,
     detail,
     ...overrides,

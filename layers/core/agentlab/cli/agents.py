@@ -31,8 +31,10 @@ LIMIT_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--cell-timeout-s", "cell_timeout_s", positive_int, "SECONDS"),
     ("--sandbox-cpu", "sandbox_cpu", non_negative_float, "VCPUS"),
     ("--sandbox-memory-mb", "sandbox_memory_mb", positive_int, "MB"),
+    ("--max-output-tokens", "max_output_tokens", positive_int, "N"),
 ]
 MODEL_ROLES = ("reasoning", "code", "vision")
+CRITIC_MODES = ("enforce", "warn", "off")
 
 
 def register(subparsers: SubParsers) -> None:
@@ -55,6 +57,12 @@ def register(subparsers: SubParsers) -> None:
     create.add_argument("--tools", metavar="TOOL", nargs="+", action="extend", help="tools the agent may call")
     for flag, field, parse, metavar in LIMIT_OPTIONS:
         create.add_argument(flag, dest=f"limit_{field}", type=parse, metavar=metavar)
+    create.add_argument(
+        "--critic-mode",
+        choices=CRITIC_MODES,
+        help="enforce (default): blocked code never runs; warn: findings are recorded and the code runs anyway; "
+        "off: no static check. warn and off are for trusted uses; the sandbox contains the code in every mode",
+    )
 
     listing = add_command(commands, "list", list_agents, help="list agents")
     listing.add_argument("--name", help="only the agent with exactly this name")
@@ -82,6 +90,8 @@ def agent_create_body(args: argparse.Namespace) -> JsonObject:
     }
     if limits:
         body["limits"] = limits
+    if args.critic_mode is not None:
+        body["critic"] = {"mode": args.critic_mode}
     return body
 
 
@@ -107,6 +117,7 @@ def show_agent(args: argparse.Namespace, ctx: CommandContext) -> int:
         return 0
     models = agent.get("models") or {}
     limits = agent.get("limits") or {}
+    critic = agent.get("critic") or {}
     ctx.printer.fields(
         [
             ("id", str(agent.get("id", ""))),
@@ -115,13 +126,25 @@ def show_agent(args: argparse.Namespace, ctx: CommandContext) -> int:
             ("description", str(agent.get("description") or "")),
             ("models", "\n".join(f"{role}: {', '.join(refs)}" for role, refs in models.items() if refs)),
             ("tools", ", ".join(agent.get("tools") or [])),
-            ("limits", ", ".join(f"{name}={value}" for name, value in limits.items())),
+            # An unset limit (a cost budget, the output limit) takes the platform's or the model's default.
+            ("limits", ", ".join(f"{name}={'default' if value is None else value}" for name, value in limits.items())),
+            ("critic", _describe_critic(critic)),
             ("created", format_timestamp(agent.get("created_at"))),
             ("updated", format_timestamp(agent.get("updated_at"))),
             ("system prompt", str(agent.get("system_prompt") or "")),
         ]
     )
     return 0
+
+
+def _describe_critic(critic: JsonObject) -> str:
+    if not critic:
+        return ""
+    parts = [f"mode={critic.get('mode') or 'enforce'}"]
+    for field in ("allow_imports", "forbid_imports", "allow_calls"):
+        if critic.get(field):
+            parts.append(f"{field}={','.join(critic[field])}")
+    return ", ".join(parts)
 
 
 def resolve_agent(api: ApiClient, reference: str) -> JsonObject:

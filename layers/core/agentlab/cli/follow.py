@@ -14,12 +14,12 @@ from agentlab.cli.output import (
     JsonObject,
     Printer,
     count_of,
-    format_cost,
+    describe_cost,
     format_size,
     format_tokens,
     usage_tokens,
 )
-from agentlab.cli.steps import INDENT, format_step
+from agentlab.cli.steps import INDENT, format_step, preview_notes
 
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled", "budget_exceeded"})
 EXIT_INTERRUPTED = 130
@@ -85,7 +85,7 @@ def describe_progress(run: JsonObject) -> str:
             str(run.get("status", "?")),
             count_of(usage.get("steps"), "step"),
             f"{format_tokens(usage_tokens(usage))} tokens",
-            format_cost(usage.get("cost_usd")),
+            describe_cost(usage),
         ]
     )
 
@@ -193,7 +193,7 @@ def print_outcome(printer: Printer, run: JsonObject, artifacts: list[JsonObject]
         f"run {run.get('id')} {run.get('status')}",
         count_of(usage.get("steps"), "step"),
         f"{format_tokens(usage_tokens(usage))} tokens",
-        format_cost(usage.get("cost_usd")),
+        describe_cost(usage),
     ]
     elapsed = _elapsed(run)
     if elapsed:
@@ -206,6 +206,8 @@ def print_outcome(printer: Printer, run: JsonObject, artifacts: list[JsonObject]
         printer.line("result:")
         for text in str(run["result"]).splitlines():
             printer.line(f"{INDENT}{text}")
+        for note in preview_notes({"result": run.get("result_full")}):
+            printer.line(note)
     if artifacts:
         printer.line("artifacts:")
         printer.table(artifacts, ARTIFACT_COLUMNS, empty="")

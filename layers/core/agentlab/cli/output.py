@@ -98,6 +98,28 @@ def format_cost(value: float | int | None) -> str:
     return f"${float(value or 0):.4f}"
 
 
+def cost_is_known(record: JsonObject | None) -> bool:
+    """A run's usage or a step: its cost is unknown once a model without a price took part."""
+    return (record or {}).get("cost_known") is not False
+
+
+def describe_cost(record: JsonObject | None) -> str:
+    """The cost of a run's usage or a step; an unknown one says so, with what the priced models cost as a floor."""
+    cost = float((record or {}).get("cost_usd") or 0)
+    if cost_is_known(record):
+        return format_cost(cost)
+    known = f"; ≥ {format_cost(cost)}" if cost else ""
+    return f"cost unknown (unpriced model{known})"
+
+
+def table_cost(record: JsonObject | None) -> str:
+    """`describe_cost` for a COST column, where the header already says what the figure is."""
+    cost = float((record or {}).get("cost_usd") or 0)
+    if cost_is_known(record):
+        return format_cost(cost)
+    return f"unknown (≥ {format_cost(cost)})" if cost else "unknown"
+
+
 def format_tokens(value: int | None) -> str:
     return f"{int(value or 0):,}"
 

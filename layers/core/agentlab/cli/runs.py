@@ -5,30 +5,36 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from agentlab.cli.agents import resolve_agent_id
 from agentlab.cli.arguments import SubParsers, add_command, non_negative_float, positive_int
-from agentlab.cli.client import path_segment
+from agentlab.cli.client import ApiClient, path_segment
 from agentlab.cli.context import CommandContext
 from agentlab.cli.env_vars import ENV_SYNTAX, parse_env_assignments
-from agentlab.cli.errors import UsageError
+from agentlab.cli.errors import CliError, UsageError
 from agentlab.cli.files import upload_file
-from agentlab.cli.follow import ARTIFACT_COLUMNS, FollowOptions, follow_run
+from agentlab.cli.follow import ARTIFACT_COLUMNS, STEPS_PAGE_SIZE, FollowOptions, follow_run
 from agentlab.cli.listing import add_listing_options, fetch_listing, print_listing
 from agentlab.cli.output import (
     Column,
     JsonObject,
     count_of,
-    format_cost,
+    describe_cost,
     format_timestamp,
     format_tokens,
+    table_cost,
     usage_tokens,
 )
+from agentlab.cli.steps import format_step, preview_notes
 
 RUN_STATUSES = ("queued", "running", "waiting_approval", "succeeded", "failed", "cancelled", "budget_exceeded")
 FOLLOW_MAX_LINES = 40
+DOWNLOAD_TIMEOUT = httpx.Timeout(300.0, connect=5.0)
 
 RUN_COLUMNS = [
     Column("ID", lambda run: str(run.get("id", ""))),
@@ -36,7 +42,7 @@ RUN_COLUMNS = [
     Column("AGENT", lambda run: str(run.get("agent_id", ""))),
     Column("STEPS", lambda run: str((run.get("usage") or {}).get("steps", 0))),
     Column("TOKENS", lambda run: format_tokens(usage_tokens(run.get("usage")))),
-    Column("COST", lambda run: format_cost((run.get("usage") or {}).get("cost_usd"))),
+    Column("COST", lambda run: table_cost(run.get("usage"))),
     Column("CREATED", lambda run: format_timestamp(run.get("created_at"))),
     Column("PROMPT", lambda run: str(run.get("prompt", "")), 50),
 ]
@@ -85,6 +91,22 @@ def register(subparsers: SubParsers) -> None:
     )
     follow.add_argument("run_id", metavar="ID")
     _add_follow_options(follow)
+
+    steps = add_command(
+        commands,
+        "steps",
+        list_steps,
+        help="print a run's steps",
+        description="Print a run's steps. A field too long for its record shows a preview and the URL of its full "
+        "output; --full-output downloads the full outputs and prints them instead. With --json, prints one JSON line "
+        "per step as the API returns it (the URLs are in each step's full_output).",
+    )
+    steps.add_argument("run_id", metavar="ID")
+    steps.add_argument("--after", type=positive_int, metavar="SEQ", help="only the steps after step SEQ")
+    _add_follow_options(steps)
+    steps.add_argument(
+        "--full-output", action="store_true", help="download and print the full text of every preview (implies --full)"
+    )
 
     artifacts = add_command(commands, "artifacts", list_artifacts, help="list a run's artifacts")
     artifacts.add_argument("run_id", metavar="ID")
@@ -209,7 +231,7 @@ def run_fields(run: JsonObject) -> list[tuple[str, str]]:
         (
             "usage",
             f"{count_of(usage.get('steps'), 'step')} · {format_tokens(usage.get('input_tokens'))} in / "
-            f"{format_tokens(usage.get('output_tokens'))} out tokens · {format_cost(usage.get('cost_usd'))} · "
+            f"{format_tokens(usage.get('output_tokens'))} out tokens · {describe_cost(usage)} · "
             f"sandbox {float(usage.get('sandbox_s') or 0):.1f} s",
         ),
         ("budget", ", ".join(f"{key}={value}" for key, value in budget.items())),
@@ -221,6 +243,7 @@ def run_fields(run: JsonObject) -> list[tuple[str, str]]:
         ("prompt", str(run.get("prompt", ""))),
         ("error", f"{error.get('code')}: {error.get('message')}" if error else ""),
         ("result", str(run.get("result") or "")),
+        ("full result", " ".join(note.strip() for note in preview_notes({"result": run.get("result_full")}))),
     ]
 
 
@@ -257,6 +280,55 @@ def follow_command(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 def _follow_options(args: argparse.Namespace) -> FollowOptions:
     return FollowOptions(max_lines=None if args.full else FOLLOW_MAX_LINES)
+
+
+def list_steps(args: argparse.Namespace, ctx: CommandContext) -> int:
+    steps = iter_steps(ctx.api, args.run_id, after=args.after or 0)
+    if ctx.printer.json_mode:
+        for step in steps:
+            ctx.printer.json(step, compact=True)
+        return 0
+    max_lines = None if args.full or args.full_output else FOLLOW_MAX_LINES
+    printed = 0
+    # Presigned URLs get no API key: a client of their own, without the API's headers.
+    with ctx.client_factory(ctx.config) as storage:
+        for step in steps:
+            full_texts = download_full_outputs(storage, step) if args.full_output else None
+            for text in format_step(step, max_lines=max_lines, full_texts=full_texts):
+                ctx.printer.line(text)
+            printed += 1
+    if not printed:
+        ctx.printer.line("no steps")
+    return 0
+
+
+def iter_steps(api: ApiClient, run_id: str, *, after: int = 0) -> Iterator[JsonObject]:
+    """The run's steps in order, page by page (the steps API pages by sequence number)."""
+    path = f"/v1/runs/{path_segment(run_id)}/steps"
+    while True:
+        items = api.get(path, {"after": after, "limit": STEPS_PAGE_SIZE}).get("items") or []
+        yield from items
+        if len(items) < STEPS_PAGE_SIZE:
+            return
+        after = int(items[-1]["seq"])
+
+
+def download_full_outputs(storage: httpx.Client, step: JsonObject) -> dict[str, str]:
+    """The whole text of each field of the step that has a full output with a URL."""
+    texts: dict[str, str] = {}
+    for name, ref in (step.get("full_output") or {}).items():
+        url = ref.get("url") if isinstance(ref, dict) else None
+        if not url:
+            continue
+        what = f"the full {name} of step {step.get('seq')}"
+        try:
+            response = storage.get(url, timeout=DOWNLOAD_TIMEOUT)
+        except httpx.HTTPError as exc:
+            raise CliError(f"cannot download {what}: {exc or type(exc).__name__}") from exc
+        if response.is_error:
+            raise CliError(f"cannot download {what}: the storage URL answered {response.status_code}")
+        texts[name] = response.content.decode("utf-8", errors="replace")
+    return texts
 
 
 def list_artifacts(args: argparse.Namespace, ctx: CommandContext) -> int:

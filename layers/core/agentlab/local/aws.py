@@ -8,12 +8,13 @@ from __future__ import annotations
 import copy
 import json
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from agentlab.ids import new_ulid
 from agentlab.local.functions import HandlerRegistry, LambdaContext, placeholder_for, substitute
+from agentlab.store.cors import BROWSER_CORS_RULE
 from agentlab.store.schema import create_table_request
 
 ACCOUNT_ID = "123456789012"
@@ -233,3 +234,11 @@ def create_resources(
                 name=name, definition=definition, roleArn=STATE_MACHINE_ROLE, type="STANDARD"
             )["stateMachineArn"]
     return arns
+
+
+def put_browser_cors(clients: Any, *, bucket_name: str, origins: Sequence[str]) -> None:
+    """The bucket's CORS configuration as the CDK stack deploys it: the one browser rule, for the dashboard's
+    origins. Put on every start, so a changed rule takes effect and a snapshot never carries an old one."""
+    clients.s3.put_bucket_cors(
+        Bucket=bucket_name, CORSConfiguration={"CORSRules": [BROWSER_CORS_RULE.for_origins(origins)]}
+    )

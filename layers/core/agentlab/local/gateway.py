@@ -1,39 +1,129 @@
 """One HTTP port for the local stack: the API (as API Gateway HTTP API v2 events for the real handler), S3 for
-presigned uploads and downloads (moto's S3 app, same backend), and the dashboard's static files."""
+presigned uploads and downloads (moto's S3 app, same backend), and the dashboard's static files.
+
+Presigned URLs name another host than the dashboard's (the same port), so the browser reaches storage cross-origin
+as it reaches S3 in AWS, and S3's CORS answers are given here from the bucket's own CORS configuration."""
 
 from __future__ import annotations
 
 import base64
 import json
 import mimetypes
+import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+from xml.sax.saxutils import escape
 
 from agentlab.ids import new_ulid
 from agentlab.local.functions import LambdaContext
 
 S3_PREFIX = "/_s3"
 COGNITO_PREFIX = "/_cognito"
-# The dashboard's pages: the same headers CloudFront adds in AWS. Scripts and styles only from this origin; images
-# also from data:/blob: URLs (charts); API calls to this origin.
-DASHBOARD_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
-    "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
-)
-DASHBOARD_HEADERS = {
-    "Content-Security-Policy": DASHBOARD_CSP,
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
-}
 ApiHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 EventStream = Callable[[str, dict[str, str]], Iterator[bytes] | None]
+# A bucket's CORS rules in the S3 API's shape (GetBucketCors' CORSRules); [] when it has none.
+BucketCors = Callable[[str], list[dict[str, Any]]]
+
+
+def dashboard_headers(storage_origin: str | None) -> dict[str, str]:
+    """The dashboard's pages get the same headers CloudFront adds in AWS: scripts and styles only from this origin;
+    images also from data:/blob: URLs and storage (artifacts); API calls to this origin, uploads and downloads to
+    storage."""
+    storage = f" {storage_origin}" if storage_origin else ""
+    csp = (
+        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:{storage}; "
+        f"connect-src 'self'{storage}; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+    return {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    }
+
+
+# S3's CORS, as S3 evaluates it: the first rule whose origins match the request's Origin (a pattern holds at most
+# one `*`), whose methods hold the method (a preflight's Access-Control-Request-Method) and, for a preflight, whose
+# headers match every requested header decides; a request no rule allows gets no CORS headers (the browser then
+# keeps the answer from the page) and a preflight no rule allows gets a 403. moto keeps the rules but applies them
+# loosely (it ignores the method, and answers a presigned POST without any CORS header), so they are applied here.
+_CORS_VARY = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"
+_CORS_DENIED = (
+    "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method "
+    "/ Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."
+)
+
+
+def _wildcard_match(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
+    regex = ".*".join(re.escape(part) for part in pattern.split("*"))
+    return re.fullmatch(regex, value, re.IGNORECASE if ignore_case else 0) is not None
+
+
+def matching_cors_rule(
+    rules: Sequence[dict[str, Any]], origin: str, method: str, request_headers: Sequence[str] = ()
+) -> tuple[dict[str, Any], str] | None:
+    """The first rule that allows the request, with the allowed origin that matched; None when no rule does."""
+    for rule in rules:
+        allowed = next((o for o in rule.get("AllowedOrigins") or [] if _wildcard_match(o, origin)), None)
+        if allowed is None or method not in (rule.get("AllowedMethods") or []):
+            continue
+        allowed_headers = rule.get("AllowedHeaders") or []
+        if all(any(_wildcard_match(h, name, ignore_case=True) for h in allowed_headers) for name in request_headers):
+            return rule, allowed
+    return None
+
+
+def cors_headers(rule: dict[str, Any], allowed_origin: str, origin: str) -> dict[str, str]:
+    headers = {
+        "Access-Control-Allow-Origin": "*" if allowed_origin == "*" else origin,
+        "Access-Control-Allow-Methods": ", ".join(rule.get("AllowedMethods") or []),
+        "Vary": _CORS_VARY,
+    }
+    if allowed_origin != "*":
+        headers["Access-Control-Allow-Credentials"] = "true"
+    if rule.get("ExposeHeaders"):
+        headers["Access-Control-Expose-Headers"] = ", ".join(rule["ExposeHeaders"])
+    if rule.get("MaxAgeSeconds") is not None:
+        headers["Access-Control-Max-Age"] = str(rule["MaxAgeSeconds"])
+    return headers
+
+
+def s3_preflight(rules: Sequence[dict[str, Any]], headers: Any) -> tuple[int, dict[str, str], bytes]:
+    """S3's answer to an OPTIONS request, from the bucket's rules."""
+    origin = headers.get("Origin")
+    method = headers.get("Access-Control-Request-Method")
+    if not origin:
+        return _s3_error(400, "BadRequest", "Insufficient information. Origin request header needed.")
+    if not method:
+        return _s3_error(400, "BadRequest", "Invalid Access-Control-Request-Method: null")
+    if not rules:
+        return _s3_error(403, "AccessForbidden", "CORSResponse: CORS is not enabled for this bucket.", method)
+    requested = [h.strip().lower() for h in (headers.get("Access-Control-Request-Headers") or "").split(",")]
+    requested = [name for name in requested if name]
+    match = matching_cors_rule(rules, origin, method, requested)
+    if match is None:
+        return _s3_error(403, "AccessForbidden", _CORS_DENIED, method)
+    answer = cors_headers(match[0], match[1], origin)
+    if requested:
+        answer["Access-Control-Allow-Headers"] = ", ".join(requested)
+    return 200, answer, b""
+
+
+def _s3_error(status: int, code: str, message: str, method: str = "") -> tuple[int, dict[str, str], bytes]:
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{escape(message)}</Message>"
+        + (f"<Method>{escape(method)}</Method><ResourceType>OBJECT</ResourceType>" if method else "")
+        + f"<RequestId>{new_ulid()}</RequestId></Error>"
+    )
+    return status, {"Content-Type": "application/xml"}, body.encode()
 
 
 def api_event(method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> dict[str, Any]:
@@ -93,9 +183,13 @@ class LocalGateway:
         cognito_app: Any = None,
         region: str = "us-east-1",
         runtime_config: dict[str, Any] | None = None,
+        storage_host: str | None = None,
+        bucket_cors: BucketCors | None = None,
     ) -> None:
         self.api_handler = api_handler
         self.s3_app = s3_app
+        # Where each bucket's CORS rules come from (none: every cross-origin request is refused, as S3 does).
+        self.bucket_cors: BucketCors = bucket_cors or (lambda _bucket: [])
         self.cognito_app = cognito_app
         self.region = region
         # The dashboard's /config.json; filled in by the stack once the user pool exists.
@@ -129,6 +223,9 @@ class LocalGateway:
         self.server = ThreadingHTTPServer((host, port), RequestHandler)
         self.server.daemon_threads = True
         self._thread: threading.Thread | None = None
+        # The origin presigned URLs name: this port under another host name than the dashboard's.
+        self.storage_origin = f"http://{storage_host}:{self.port}" if storage_host else None
+        self.dashboard_headers = dashboard_headers(self.storage_origin)
 
     @property
     def port(self) -> int:
@@ -154,7 +251,7 @@ class LocalGateway:
                 self._send(
                     request,
                     200,
-                    {"Content-Type": "application/json", "Cache-Control": "no-cache", **DASHBOARD_HEADERS},
+                    {"Content-Type": "application/json", "Cache-Control": "no-cache", **self.dashboard_headers},
                     json.dumps({"apiUrl": "", **self.runtime_config}).encode(),
                 )
             elif path.startswith("/v1/") or path == "/v1":
@@ -224,8 +321,18 @@ class LocalGateway:
         body = self._read_body(request, self.max_upload_body)
         if body is None:
             return
+        bucket = urlsplit(request.path).path[len(S3_PREFIX) + 1 :].split("/", 1)[0]
+        if request.command == "OPTIONS":
+            self._send(request, *s3_preflight(self.bucket_cors(bucket), request.headers))
+            return
         status, headers, data = self._wsgi(request, self.s3_app, S3_PREFIX, "s3.amazonaws.com", body)
-        headers["Access-Control-Allow-Origin"] = "*"
+        headers = {k: v for k, v in headers.items() if not k.lower().startswith("access-control-")}
+        origin = request.headers.get("Origin")
+        # As in S3, the request itself is carried out either way; only whether the page may read the answer depends
+        # on the rules.
+        match = matching_cors_rule(self.bucket_cors(bucket), origin, request.command) if origin else None
+        if origin and match is not None:
+            headers.update(cors_headers(match[0], match[1], origin))
         self._send(request, status, headers, data)
 
     def _cognito(self, request: BaseHTTPRequestHandler) -> None:
@@ -279,7 +386,7 @@ class LocalGateway:
             self._send(
                 request,
                 200 if path == "/" else 404,
-                {"Content-Type": "text/plain; charset=utf-8", **DASHBOARD_HEADERS},
+                {"Content-Type": "text/plain; charset=utf-8", **self.dashboard_headers},
                 message,
             )
             return
@@ -288,7 +395,7 @@ class LocalGateway:
             candidate = root / "index.html"  # client-side routes
         content_type = mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"
         cache = "no-cache" if candidate.name in ("index.html", "config.json") else "public, max-age=31536000"
-        headers = {"Content-Type": content_type, "Cache-Control": cache, **DASHBOARD_HEADERS}
+        headers = {"Content-Type": content_type, "Cache-Control": cache, **self.dashboard_headers}
         self._send(request, 200, headers, candidate.read_bytes())
 
     def _send(

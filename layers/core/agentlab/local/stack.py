@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from agentlab.aws import AwsClients
-from agentlab.local.aws import ACCOUNT_ID, MOTO_CONFIG, create_resources, install_lambda_dispatch
+from agentlab.local.aws import ACCOUNT_ID, MOTO_CONFIG, create_resources, install_lambda_dispatch, put_browser_cors
 from agentlab.local.cognito import ID_STRATEGY_ENV, ensure_user_pool, restore_users, save_users
 from agentlab.local.functions import HandlerRegistry, LambdaContext
 from agentlab.local.gateway import COGNITO_PREFIX, S3_PREFIX, LocalGateway
@@ -21,6 +21,13 @@ from agentlab.store.runs import RunStore
 from agentlab.store.table import Table, deserialize
 
 DEFAULT_ORG = "default"
+# `npm run dev` in frontend/ (Vite's default port) proxies the API to the stack but uploads straight to its storage.
+DEV_SERVER_ORIGINS = ("http://localhost:5173", "http://127.0.0.1:5173")
+
+
+def storage_host_for(host: str) -> str:
+    """Another name for the same machine than the dashboard's, so that storage is another origin, as S3 is in AWS."""
+    return "127.0.0.1" if host == "localhost" else "localhost"
 
 
 def find_root() -> Path:
@@ -61,19 +68,26 @@ class LocalStack:
         self.user_pool_client_id = ""
         self.region = "us-east-1"
         self.restored_users = 0
+        self._clients: AwsClients | None = None
 
     @property
     def url(self) -> str:
         assert self.gateway is not None
         return f"http://{self.config.host}:{self.gateway.port}"
 
-    def _environment(self, port: int) -> dict[str, str]:
+    @property
+    def storage_url(self) -> str:
+        """Where presigned URLs point: moto's S3 on this port, under another host name than the dashboard's."""
+        assert self.gateway is not None and self.gateway.storage_origin is not None
+        return self.gateway.storage_origin + S3_PREFIX
+
+    def _environment(self) -> dict[str, str]:
         return {
             "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
             "AGENTLAB_ENVIRONMENT": "local",
             "AGENTLAB_TABLE_NAME": "agentlab-local",
             "AGENTLAB_BUCKET_NAME": "agentlab-local-data",
-            "AGENTLAB_S3_PRESIGN_ENDPOINT_URL": f"http://{self.config.host}:{port}{S3_PREFIX}",
+            "AGENTLAB_S3_PRESIGN_ENDPOINT_URL": self.storage_url,
             "AGENTLAB_DEFAULT_MODEL_REF": self.config.default_model_ref,
             "AGENTLAB_SANDBOX_ROOT": str(self.config.data_dir / "sandbox"),
             "POWERTOOLS_SERVICE_NAME": "agentlab",
@@ -101,14 +115,16 @@ class LocalStack:
             event_stream=self._event_stream,
             cognito_app=create_backend_app("cognito-idp"),
             region=os.environ.get("AWS_REGION", "us-east-1"),
+            storage_host=storage_host_for(config.host),
+            bucket_cors=self._bucket_cors,
         )
-        os.environ.update(self._environment(self.gateway.port))
+        os.environ.update(self._environment())
         os.environ.update(ID_STRATEGY_ENV)
         self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[call-overload]
         self._mock.start()
         self._undo_dispatch = install_lambda_dispatch(self.registry)
         settings = CoreSettings()
-        clients = AwsClients(settings)
+        clients = self._clients = AwsClients(settings)
         self.state_machines = create_resources(
             clients,
             table_name=settings.table_name,
@@ -117,6 +133,7 @@ class LocalStack:
             statemachines_dir=config.root / "statemachines",
             registry=self.registry,
         )
+        put_browser_cors(clients, bucket_name=settings.bucket_name, origins=[self.url, *DEV_SERVER_ORIGINS])
         os.environ["AGENTLAB_AGENT_RUN_STATE_MACHINE_ARN"] = self.state_machines["agent_run"]
         self._start_identity(clients, settings.region)
         self.snapshotter = Snapshotter(
@@ -245,6 +262,15 @@ class LocalStack:
         per-request state (the caller, the current event) that concurrent threads would otherwise share."""
         with self._api_lock:
             return self.registry.handler("api")(event, context)
+
+    def _bucket_cors(self, bucket: str) -> list[dict[str, Any]]:
+        """The bucket's CORS rules, read as S3 keeps them: a rule changed through the S3 API applies at once."""
+        assert self._clients is not None
+        s3 = self._clients.s3
+        try:
+            return list(s3.get_bucket_cors(Bucket=bucket)["CORSRules"])
+        except s3.exceptions.ClientError:
+            return []
 
     def _event_stream(self, target: str, headers: dict[str, str]) -> Any:
         from agentlab.local.events import stream_for
