@@ -6,10 +6,10 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
+from agentlab.identity.policy import MIN_PASSWORD_LENGTH
 from agentlab_cdk.nag import acknowledge
 
 ROLE_GROUPS = ("admin", "operator", "member", "viewer")
-MIN_PASSWORD_LENGTH = 12
 
 
 class Identity(Construct):

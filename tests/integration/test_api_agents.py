@@ -63,8 +63,11 @@ def test_a_valid_request_id_is_echoed_and_an_unsafe_one_replaced(api: EventClien
 
 def test_every_protected_route_refuses_a_missing_key(platform: Platform) -> None:
     for method, path in PROTECTED_ROUTES:
-        error = error_of(platform.api().request(method, path, {}), 401, "unauthorized")
+        response = platform.api().request(method, path, {})
+        error = error_of(response, 401, "unauthorized")
         assert "missing credentials" in error["message"], (method, path)
+        # no credential was sent, so the challenge names no error (RFC 6750 3.1)
+        assert response.headers["www-authenticate"] == 'Bearer realm="agentlab"', (method, path)
 
 
 def test_every_protected_route_refuses_a_wrong_key(platform: Platform, org: Any) -> None:
@@ -73,6 +76,7 @@ def test_every_protected_route_refuses_a_wrong_key(platform: Platform, org: Any)
     for method, path in PROTECTED_ROUTES:
         response = wrong.request(method, path, {"name": "sneaky", "agent_id": UNKNOWN_ID})
         assert error_of(response, 401, "unauthorized")["message"] == "invalid credentials", (method, path)
+        assert response.headers["www-authenticate"] == 'Bearer realm="agentlab", error="invalid_token"'
     assert table_items(platform) == before
 
 
@@ -112,7 +116,9 @@ def test_a_key_works_until_it_expires(platform: Platform, org: tuple[str, str]) 
 
 def test_unknown_routes_are_404_in_the_error_shape(api: EventClient) -> None:
     error_of(api.get("/v1/no-such-route"), 404, "route_not_found")
-    error_of(api.request("PATCH", "/v1/agents"), 405, "method_not_allowed")
+    refused = api.request("PATCH", "/v1/agents")
+    error_of(refused, 405, "method_not_allowed")
+    assert refused.headers["allow"] == "GET, HEAD, POST, OPTIONS"
 
 
 # agents CRUD and versions ---------------------------------------------------------------------------------------
@@ -141,6 +147,18 @@ def test_update_makes_a_new_version_and_keeps_the_old_one(api: EventClient) -> N
     versions = api.get(f"/v1/agents/{agent['id']}/versions").json()["items"]
     assert [v["version"] for v in versions] == [2, 1]
     assert [v["description"] for v in versions] == ["second", "first"]
+
+
+def test_an_update_keeps_what_it_leaves_out_and_the_document_offers_no_null(api: EventClient) -> None:
+    agent = create_agent(api, "keeper", description="kept", limits={"max_steps": 7})
+
+    updated = api.put(f"/v1/agents/{agent['id']}", {"system_prompt": "new"}).json()
+
+    assert updated["system_prompt"] == "new" and updated["description"] == "kept"
+    assert updated["limits"]["max_steps"] == 7 and updated["version"] == 2
+    # null is refused (test_bad_agent_updates_are_refused_and_change_nothing), and the document does not offer it
+    properties = api.get("/v1/openapi.json").json()["components"]["schemas"]["AgentUpdate"]["properties"]
+    assert [name for name, schema in properties.items() if "'null'" in str(schema)] == ["expected_version"]
 
 
 def test_versions_page_newest_first(api: EventClient) -> None:
@@ -289,6 +307,11 @@ def test_a_cursor_from_another_org_is_refused(platform: Platform, api: EventClie
         ('{"name": "analyst", "tools": ["shell"]}', 422, "validation_error"),
         ('{"name": "analyst", "limits": {"max_steps": 1000}}', 422, "validation_error"),
         ('{"name": "analyst", "limits": {"sandbox_memory_mb": 1}}', 422, "validation_error"),
+        # no coercion: true is not a number, a numeric string is not a number
+        ('{"name": "analyst", "limits": {"max_steps": true}}', 422, "validation_error"),
+        ('{"name": "analyst", "limits": {"max_steps": "7"}}', 422, "validation_error"),
+        ('{"name": "analyst", "limits": {"sandbox_cpu": "1.5"}}', 422, "validation_error"),
+        ('{"name": "analyst", "limits": {"max_cost_usd": false}}', 422, "validation_error"),
         ('{"name": "analyst", "system_prompt": "' + "x" * 20_001 + '"}', 422, "validation_error"),
         ('{"name": "analyst", "description": "' + "x" * 1_100_000 + '"}', 413, "payload_too_large"),
         ("[]", 422, "validation_error"),
@@ -330,8 +353,12 @@ def test_malformed_ids_and_queries_are_refused(api: EventClient) -> None:
     error_of(api.get("/v1/agents/not-an-id"), 422, "validation_error")
     error_of(api.get("/v1/agents", params={"limit": 0}), 422)
     error_of(api.get("/v1/agents", params={"limit": 201}), 422)
-    error_of(api.get("/v1/agents", params={"cursor": "garbage!"}), 400, "invalid_cursor")
+    # a cursor not in the documented form is refused as malformed; one in the form but not from this listing, as
+    # not this listing's
+    error_of(api.get("/v1/agents", params={"cursor": "garbage!"}), 422, "validation_error")
     error_of(api.get("/v1/agents", params={"cursor": "x" * 3_000}), 422)
+    error_of(api.get("/v1/agents", params={"cursor": "Z2FyYmFnZQ"}), 400, "invalid_cursor")
+    error_of(api.get("/v1/agents", params={"cursor": "e30"}), 400, "invalid_cursor")
 
 
 def test_non_json_bodies_are_refused(platform: Platform, api: EventClient) -> None:

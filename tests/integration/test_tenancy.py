@@ -229,7 +229,7 @@ def test_bodies_and_prompts_over_their_caps_are_refused(api: EventClient) -> Non
     error_of(api.post("/v1/agents", raw="{" + " " * 1_100_000 + "}"), 413, "payload_too_large")
     agent = api.post("/v1/agents", {"name": "caps", "models": {"reasoning": ["scripted"]}}).json()["id"]
     error_of(api.post("/v1/runs", {"agent_id": agent, "prompt": "x" * 50_001}), 422, "validation_error")
-    error_of(api.post("/v1/files", {"name": "big.csv", "content_type": "text/csv", "size": 10**10}), 413)
+    error_of(api.post("/v1/files", {"name": "big.csv", "content_type": "text/csv", "size": 10**10}), 422)
 
 
 # hardening ------------------------------------------------------------------------------------------------------

@@ -9,8 +9,23 @@ import pytest
 from pydantic import ValidationError
 
 from agentlab import ids
+from agentlab.identity.policy import MIN_PASSWORD_LENGTH, cognito_password_policy, policy_problems
 from agentlab.ids import is_ulid, new_ulid, ulid_timestamp_ms
-from agentlab.models import AgentCreate, AgentLimits, AgentUpdate, EnvVar, RunCreate
+from agentlab.models import (
+    AgentCreate,
+    AgentLimits,
+    AgentUpdate,
+    ApiKeyCreate,
+    Budget,
+    EnvVar,
+    FileCreate,
+    Login,
+    MemberCreate,
+    OrgQuotas,
+    RunCreate,
+    StrictInput,
+)
+from agentlab.models.file import file_create_with_cap
 from agentlab.models.run import MAX_ENV_VALUE_CHARS
 
 AGENT_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
@@ -36,6 +51,8 @@ def run_body(**fields: Any) -> dict[str, Any]:
         ("str", "", ""),
         ("int", 42, "42"),
         ("int", -7, "-7"),
+        # JSON has one number type; JSON Schema's `integer` (the document's) holds a number without a fraction
+        ("int", 5.0, "5"),
         ("float", 2.5, "2.5"),
         ("float", 3, "3"),
         ("float", 1e-7, "1e-07"),
@@ -59,7 +76,7 @@ def test_env_var_accepts_values_of_its_declared_type_and_renders_them(declared: 
         ("str", None),
         ("str", ["a"]),
         ("int", "5"),
-        ("int", 5.0),
+        ("int", 5.5),
         ("int", True),
         ("int", False),
         ("float", "2.5"),
@@ -266,6 +283,79 @@ def test_agent_update_expected_version_may_be_null() -> None:
     assert AgentUpdate.model_validate({"expected_version": None}).expected_version is None
 
 
+# StrictInput: the convention of every request body ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("model", "data"),
+    [
+        (AgentLimits, {"max_steps": True}),
+        (AgentLimits, {"max_steps": "20"}),
+        (AgentLimits, {"max_steps": 20.5}),
+        (AgentLimits, {"sandbox_cpu": False}),
+        (AgentLimits, {"sandbox_cpu": "1.0"}),
+        (AgentLimits, {"sandbox_cpu": math.nan}),
+        (AgentLimits, {"sandbox_cpu": math.inf}),
+        (OrgQuotas, {"runs_per_day": True}),
+        (OrgQuotas, {"tokens_per_month": "1000"}),
+        (Budget, {"max_cost_usd": True}),
+        (Budget, {"max_cost_usd": "1.5"}),
+        (FileCreate, {"name": "a.csv", "content_type": "text/csv", "size": True}),
+        (FileCreate, {"name": "a.csv", "content_type": "text/csv", "size": "10"}),
+        (FileCreate, {"name": 5, "content_type": "text/csv", "size": 10}),
+        (AgentCreate, {"name": 7}),
+        (Login, {"email": "dana@example.com", "password": 123456}),
+    ],
+)
+def test_request_bodies_do_not_coerce(model: type[StrictInput], data: dict[str, Any]) -> None:
+    refusal(model, data)
+
+
+def test_numbers_are_json_numbers() -> None:
+    # An integer field takes a number without a fraction, as the document's `integer` does; a number field takes an
+    # integer, as its `number` does.
+    assert AgentLimits.model_validate({"max_steps": 20.0, "sandbox_cpu": 2}).model_dump(
+        include={"max_steps", "sandbox_cpu"}
+    ) == {"max_steps": 20, "sandbox_cpu": 2}
+    assert OrgQuotas.model_validate({"runs_per_day": 1e3}).runs_per_day == 1000
+    assert type(OrgQuotas.model_validate({"runs_per_day": 1e3}).runs_per_day) is int
+
+
+def test_omittable_fields_are_never_null_in_the_schema() -> None:
+    properties = AgentUpdate.model_json_schema()["properties"]
+    omittable = [name for name in properties if name != "expected_version"]
+    assert omittable and all("null" not in str(properties[name]) for name in omittable)
+    assert "default" not in properties["name"]
+    assert {"type": "null"} in properties["expected_version"]["anyOf"]
+
+
+@pytest.mark.parametrize("expires_at", ["2099-01-01T00:00:00Z", "2099-01-01T00:00:00.250+02:00"])
+def test_times_are_rfc3339_text(expires_at: str) -> None:
+    assert ApiKeyCreate.model_validate({"name": "ci", "role": "member", "expires_at": expires_at}).expires_at
+
+
+@pytest.mark.parametrize(
+    "expires_at",
+    [
+        "2099-01-01",
+        "2099-01-01T00:00:00",
+        "2099-01-01 00:00:00Z",
+        "2099-01-01T00:00:00Z\n",
+        "4102444800",
+        4102444800,
+        "2099-02-30T00:00:00Z",
+        "next year",
+    ],
+)
+def test_times_that_are_not_rfc3339_are_refused(expires_at: Any) -> None:
+    refusal(ApiKeyCreate, {"name": "ci", "role": "member", "expires_at": expires_at})
+
+
+def test_a_file_size_is_bounded_by_the_upload_cap() -> None:
+    capped = file_create_with_cap(1_000)
+    assert capped.model_json_schema()["properties"]["size"]["maximum"] == 1_000
+    assert capped.model_validate({"name": "a.csv", "content_type": "text/csv", "size": 1_000}).size == 1_000
+    assert "less than or equal to 1000" in refusal(capped, {"name": "a.csv", "content_type": "text/csv", "size": 1_001})
+
+
 # ULIDs ---------------------------------------------------------------------------------------------------------
 def test_ulids_are_valid_and_sort_in_creation_order() -> None:
     made = [new_ulid() for _ in range(2_000)]
@@ -312,3 +402,47 @@ def test_run_create_caps_the_total_size_of_script_and_env() -> None:
     RunCreate.model_validate(run_body(script=[long_code] * 3))
     wide_env = {f"V{n}": {"type": "str", "value": "x" * 30_000} for n in range(3)}
     assert "env values total" in refusal(RunCreate, run_body(env=wide_env))
+
+
+@pytest.mark.parametrize(
+    ("password", "lacking"),
+    [
+        ("correct-horse-9-battery", "an uppercase letter"),
+        ("CORRECT-HORSE-9-BATTERY", "a lowercase letter"),
+        ("Correct-Horse-Battery", "a digit"),
+        ("CorrectHorse9Battery", "a symbol"),
+        (" Correct-Horse-9-Battery", "no space at its start or end"),
+    ],
+)
+def test_a_chosen_password_must_meet_the_user_pools_policy(password: str, lacking: str) -> None:
+    with pytest.raises(ValidationError, match=f"the password needs {lacking}"):
+        MemberCreate.model_validate({"email": "ada@example.com", "role": "member", "password": password})
+    assert policy_problems(password) == [lacking]
+
+
+def test_the_policy_the_api_checks_is_the_pools() -> None:
+    policy = cognito_password_policy()
+    assert policy["MinimumLength"] == MIN_PASSWORD_LENGTH
+    assert all(
+        policy[name] is True for name in ("RequireUppercase", "RequireLowercase", "RequireNumbers", "RequireSymbols")
+    )
+    assert policy_problems("Correct-Horse-9-Battery") == []
+    assert MemberCreate.model_validate(
+        {"email": "ada@example.com", "role": "member", "password": "Correct-Horse-9-Battery"}
+    )
+
+
+@pytest.mark.parametrize("email", ["ada@example.com", "a_b.c+tag@mail.example.co.uk", "9@x-y.io", "_x%y@a.bc"])
+def test_member_emails_the_api_takes_are_user_names_the_directory_takes(email: str) -> None:
+    from moto.cognitoidp.utils import validate_username_format
+
+    assert MemberCreate.model_validate({"email": email, "role": "viewer"}).email == email.lower()
+    assert validate_username_format(email)
+
+
+@pytest.mark.parametrize(
+    "email", ["-a@example.com", "ádá@example.com", "ada@exámple.com", "ada@-x.com", "ada@example", "a b@example.com"]
+)
+def test_member_emails_the_directory_would_refuse_are_refused_by_the_schema(email: str) -> None:
+    with pytest.raises(ValidationError):
+        MemberCreate.model_validate({"email": email, "role": "viewer"})

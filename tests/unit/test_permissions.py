@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from agentlab.api.permissions import PLATFORM_ACTIONS, ROLE_ACTIONS, ROUTES, actions_for, authorize, match
+from agentlab.api.permissions import (
+    PLATFORM_ACTIONS,
+    ROLE_ACTIONS,
+    ROUTES,
+    actions_for,
+    allowed_methods,
+    authorize,
+    has_public_route,
+    match,
+)
 from agentlab.errors import Forbidden
 from agentlab.models import Caller
 
@@ -45,6 +54,32 @@ def test_unknown_paths_and_methods_do_not_match() -> None:
     assert match("GET", f"/v1/runs/{ID}/steps/extra") is None
     assert match("PATCH", "/v1/agents") is None
     assert match("GET", "/v1/runs/a/b") is None
+
+
+@pytest.mark.parametrize(
+    ("path", "methods"),
+    [
+        ("/v1/agents", ["GET", "HEAD", "POST", "OPTIONS"]),
+        (f"/v1/agents/{ID}/", ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]),
+        (f"/v1/runs/{ID}/cancel", ["POST", "OPTIONS"]),
+        (f"/v1/members/{ID}", ["PATCH", "DELETE", "OPTIONS"]),
+        ("/v1/health", ["GET", "HEAD", "OPTIONS"]),
+        ("/v1/nothing-here", []),
+    ],
+)
+def test_a_paths_methods_are_its_routes_with_head_wherever_get_is_and_options(path: str, methods: list[str]) -> None:
+    assert allowed_methods(path) == methods
+
+
+def test_every_method_a_path_allows_but_options_matches_a_route() -> None:
+    for _, template in ROUTES:
+        path = template.replace("{", "").replace("}", "")
+        assert all(match(method, path) is not None for method in allowed_methods(path) if method != "OPTIONS")
+
+
+def test_only_paths_with_a_public_route_are_public() -> None:
+    assert has_public_route("/v1/health") and has_public_route("/v1/auth/login")
+    assert not has_public_route("/v1/agents") and not has_public_route("/v1/nothing-here")
 
 
 def test_authorize_refuses_below_the_needed_role_and_names_it() -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-from agentlab.api.common import Cursor, Deleted, Id, Limit, current_caller, json_response, page_size
+from agentlab.api.common import Cursor, Deleted, Id, Limit, current_caller, json_response, optional_query, page_size
 from agentlab.api.deps import ApiDeps
 from agentlab.api.permissions import actions_for
 from agentlab.errors import Conflict, NotConfigured, NotFound
@@ -19,8 +18,10 @@ from agentlab.models import (
     ApiKeyCreate,
     ApiKeyIssued,
     ApiKeyView,
+    AuditOutcome,
     AuditRecord,
     Caller,
+    Login,
     MemberCreate,
     MemberCreated,
     MemberUpdate,
@@ -28,24 +29,13 @@ from agentlab.models import (
     Org,
     OrgCreate,
     Page,
+    Refresh,
+    Rfc3339Time,
     Role,
 )
 
 # Orgs made through the API have ULIDs; the local stack's bootstrap org is called `default`.
 OrgId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-
-
-class Login(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    email: str = Field(min_length=3, max_length=254)
-    password: str = Field(min_length=1, max_length=256)
-
-
-class Refresh(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    refresh_token: str = Field(min_length=1, max_length=8_192)
 
 
 class Tokens(BaseModel):
@@ -190,11 +180,11 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
     def list_audit(
         limit: Limit = None,
         cursor: Cursor = None,
-        action: Annotated[str | None, Query(max_length=64)] = None,
-        actor: Annotated[str | None, Query(max_length=64)] = None,
-        outcome: Annotated[str | None, Query(pattern="^(success|denied|failed)$")] = None,
-        since: Annotated[datetime | None, Query()] = None,
-        until: Annotated[datetime | None, Query()] = None,
+        action: Annotated[str | None, optional_query(max_length=64)] = None,
+        actor: Annotated[str | None, optional_query(max_length=64)] = None,
+        outcome: Annotated[AuditOutcome | None, optional_query()] = None,
+        since: Annotated[Rfc3339Time | None, optional_query()] = None,
+        until: Annotated[Rfc3339Time | None, optional_query()] = None,
     ) -> Page[AuditRecord]:
         page = deps.audit.list(
             caller().org_id,

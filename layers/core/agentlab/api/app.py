@@ -15,8 +15,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from agentlab.api import admin_routes, permissions, routes
-from agentlab.api.auth import resolve_caller
+from agentlab.api.auth import bearer_token, resolve_caller
 from agentlab.api.deps import ApiDeps
+from agentlab.api.openapi import enable_docs
 from agentlab.api.permissions import RouteMatch
 from agentlab.errors import (
     AgentlabError,
@@ -26,6 +27,7 @@ from agentlab.errors import (
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    Unauthorized,
     Unprocessable,
     UnsupportedMediaType,
 )
@@ -36,7 +38,21 @@ from agentlab.models import Caller
 logger = get_logger("agentlab-api")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-API_TITLE = "agentlab API"
+# The protection space of every credential (RFC 9110 11.6.1; RFC 6750 for bearer credentials).
+REALM = "agentlab"
+
+
+def error_headers(exc: AgentlabError, *, path: str = "/", invalid_token: bool = False) -> dict[str, str]:
+    """The headers HTTP asks of an error answer: Retry-After on 429, Allow on 405, a challenge on 401 (with
+    `error="invalid_token"` when the credential sent was refused, none when there was none)."""
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(exc.retry_after_s)}
+    if isinstance(exc, MethodNotAllowed):
+        return {"Allow": ", ".join(permissions.allowed_methods(path))}
+    if isinstance(exc, Unauthorized):
+        challenge = f'Bearer realm="{REALM}"' + (', error="invalid_token"' if invalid_token else "")
+        return {"WWW-Authenticate": challenge}
+    return {}
 
 
 def error_response(
@@ -86,16 +102,14 @@ def _require_no_top_level_list(text: str) -> None:
 
 def create_app(deps: ApiDeps) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
-    app.enable_swagger(
-        path="/v1/docs", title=API_TITLE, version="1.0.0", description="Run AI agents that write and execute code."
-    )
+    enable_docs(app, deps.settings)
 
     def request_id() -> str:
         return str(app.context.get("request_id") or "unknown")
 
     @app.exception_handler(AgentlabError)
     def _domain_error(exc: AgentlabError) -> Response:
-        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, RateLimited) else None
+        headers = error_headers(exc, path=app.current_event.path)
         if exc.status >= 500:
             logger.exception("request failed", extra={"code": exc.code})
         return error_response(exc.status, exc.code, exc.message, request_id(), headers)
@@ -157,10 +171,8 @@ def _cors_headers(origin: str | None, deps: ApiDeps) -> dict[str, str]:
     }
 
 
-def _plain_error(exc: AgentlabError, rid: str) -> dict[str, Any]:
-    headers = {"Content-Type": content_types.APPLICATION_JSON, "X-Request-ID": rid}
-    if isinstance(exc, RateLimited):
-        headers["Retry-After"] = str(exc.retry_after_s)
+def _plain_error(exc: AgentlabError, rid: str, extra: dict[str, str] | None = None) -> dict[str, Any]:
+    headers = {"Content-Type": content_types.APPLICATION_JSON, "X-Request-ID": rid, **(extra or {})}
     return {
         "statusCode": exc.status,
         "headers": headers,
@@ -185,6 +197,23 @@ def _preflight(origin: str | None, deps: ApiDeps, rid: str) -> dict[str, Any]:
         "body": "",
         "isBase64Encoded": False,
     }
+
+
+def _plain_options(path: str, rid: str) -> dict[str, Any]:
+    """OPTIONS without an Origin: not a CORS preflight but a question about the path (RFC 9110 9.3.7)."""
+    return {
+        "statusCode": 204,
+        "headers": {"Allow": ", ".join(permissions.allowed_methods(path)), "X-Request-ID": rid},
+        "body": "",
+        "isBase64Encoded": False,
+    }
+
+
+def _as_get(event: dict[str, Any]) -> dict[str, Any]:
+    """A HEAD request resolved as the GET it mirrors (the resolver has GET routes only)."""
+    context = event.get("requestContext", {})
+    http = {**context.get("http", {}), "method": "GET"}
+    return {**event, "requestContext": {**context, "http": http}}
 
 
 def _apply_limits(deps: ApiDeps, caller: Caller | None, action: str | None, path: str, source_ip: str) -> None:
@@ -248,8 +277,9 @@ def _audit(
 def handle_event(app: APIGatewayHttpResolver, deps: ApiDeps, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Resolve one API Gateway HTTP API (v2) event.
 
-    In order: request id, CORS preflight, size cap, route lookup, caller, the role x route matrix, rate limits; then
-    the route itself; then security headers and, for a mutation, an audit record.
+    In order: request id, CORS preflight, size cap, caller, route lookup (404, 405 with Allow, a plain OPTIONS), the
+    role x route matrix, rate limits; then the route itself (HEAD as its GET); then security headers and, for a
+    mutation, an audit record. A HEAD answer is its GET's, headers and status, without the body.
     """
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     supplied = headers.get("x-request-id", "")
@@ -257,7 +287,7 @@ def handle_event(app: APIGatewayHttpResolver, deps: ApiDeps, event: dict[str, An
     http = event.get("requestContext", {}).get("http", {})
     method, path = http.get("method", "GET").upper(), event.get("rawPath", "/")
     origin = headers.get("origin")
-    if method == "OPTIONS":
+    if method == "OPTIONS" and origin:
         return _finish(_preflight(origin, deps, rid), path, origin, deps)
     caller: Caller | None = None
     route = permissions.match(method, path)
@@ -265,28 +295,36 @@ def handle_event(app: APIGatewayHttpResolver, deps: ApiDeps, event: dict[str, An
         body = event.get("body") or ""
         if len(body) > deps.settings.max_body_bytes:
             raise PayloadTooLarge(f"request bodies are limited to {deps.settings.max_body_bytes} bytes")
-        # Anonymous callers learn nothing about routes: only a known caller hears 404 or 405.
-        if route is None or not route.public:
+        # Anonymous callers learn nothing about routes: only a known caller hears 404 or 405, or a path's methods.
+        public = route.public if route is not None else method == "OPTIONS" and permissions.has_public_route(path)
+        if not public:
             caller = resolve_caller(headers, deps.orgs, verifier=deps.verifier, members=deps.members)
         if route is None:
-            if permissions.path_exists(path):
+            if not permissions.path_exists(path):
+                raise NotFound("no such route", code="route_not_found")
+            if method != "OPTIONS":
                 raise MethodNotAllowed(f"{method} is not allowed on {path}")
-            raise NotFound("no such route", code="route_not_found")
-        if caller is not None and route.action is not None:
+        if caller is not None and route is not None and route.action is not None:
             permissions.authorize(caller, route.action)
-        _apply_limits(deps, caller, route.action, path, http.get("sourceIp", "unknown"))
+        _apply_limits(deps, caller, route.action if route else None, path, http.get("sourceIp", "unknown"))
         _require_json_body(headers, body)
         _require_no_top_level_list(_body_text(event))
     except AgentlabError as exc:
-        response = _plain_error(exc, rid)
+        invalid_token = isinstance(exc, Unauthorized) and bearer_token(headers) is not None
+        response = _plain_error(exc, rid, error_headers(exc, path=path, invalid_token=invalid_token))
     else:
-        app.append_context(request_id=rid, caller=caller, route=route)
-        response = app.resolve(event, context)
-        response.setdefault("headers", {})["X-Request-ID"] = rid
+        if route is None:
+            response = _plain_options(path, rid)
+        else:
+            app.append_context(request_id=rid, caller=caller, route=route)
+            response = app.resolve(_as_get(event) if method == "HEAD" else event, context)
+            response.setdefault("headers", {})["X-Request-ID"] = rid
     if caller is not None and method in _MUTATIONS:
         _audit(
             deps, caller, route, event, int(response.get("statusCode", 200)), response.get("body"), rid, method, path
         )
+    if method == "HEAD":
+        response.update(body="", isBase64Encoded=False)
     return _finish(response, path, origin, deps)
 
 

@@ -107,9 +107,34 @@ def match(method: str, path: str) -> RouteMatch | None:
     return None
 
 
-def path_exists(path: str) -> bool:
+# The order `Allow` lists methods in.
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _routes_of(path: str) -> list[tuple[str, str | None]]:
     path = path.rstrip("/") or "/"
-    return any(pattern.match(path) for _, _, pattern, _ in _COMPILED)
+    return [(method, action) for method, _, pattern, action in _COMPILED if pattern.match(path)]
+
+
+def path_exists(path: str) -> bool:
+    return bool(_routes_of(path))
+
+
+def allowed_methods(path: str) -> list[str]:
+    """The methods a path answers, as `Allow` lists them: its routes' methods, HEAD wherever GET is, and OPTIONS;
+    none for a path that is no route."""
+    methods = {method for method, _ in _routes_of(path)}
+    if not methods:
+        return []
+    if "GET" in methods:
+        methods.add("HEAD")
+    methods.add("OPTIONS")
+    return sorted(methods, key=lambda m: (_METHOD_ORDER.index(m) if m in _METHOD_ORDER else len(_METHOD_ORDER), m))
+
+
+def has_public_route(path: str) -> bool:
+    """Whether anyone may call some method of the path, so that asking which methods it has reveals nothing."""
+    return any(action is PUBLIC for _, action in _routes_of(path))
 
 
 def actions_for(caller: Caller) -> list[str]:

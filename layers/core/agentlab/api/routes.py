@@ -1,16 +1,29 @@
-"""Route definitions under /v1. Each route is a few lines: the logic lives in agentlab's stores and services."""
+"""Route definitions under /v1. Each route is a few lines: the logic lives in agentlab's stores and services.
 
-from __future__ import annotations
+Annotations are evaluated where the routes are defined (no `from __future__ import annotations`): a body model made
+from the deployment's settings (the upload cap) is a local name, which Powertools could not resolve from text."""
 
-import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Header, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-from agentlab.api.common import Cursor, Deleted, Id, Limit, current_caller, json_response, page_size
+from agentlab.api.common import (
+    Cursor,
+    Deleted,
+    Id,
+    IdempotencyKey,
+    Limit,
+    QueryId,
+    StepSeq,
+    current_caller,
+    json_response,
+    optional_header,
+    optional_query,
+    page_size,
+)
 from agentlab.api.deps import ApiDeps
+from agentlab.api.openapi import DOCUMENT_PATH, served_document
 from agentlab.api.outputs import sign_run_output, sign_step_outputs
 from agentlab.errors import InvalidRequest
 from agentlab.ids import is_ulid
@@ -21,7 +34,7 @@ from agentlab.models import (
     AgentVersion,
     Artifact,
     Caller,
-    FileCreate,
+    Decision,
     FileRecord,
     Page,
     Run,
@@ -29,7 +42,7 @@ from agentlab.models import (
     RunStatus,
     Step,
 )
-from agentlab.models.file import FileCreated
+from agentlab.models.file import FileCreated, file_create_with_cap
 from agentlab.store.blobs import artifact_key
 from agentlab.uploads import complete_upload, create_upload
 from agentlab.workflow.lifecycle import cancel_run, create_run
@@ -45,12 +58,6 @@ class ArtifactPage(BaseModel):
     next_cursor: str | None = None
 
 
-class Decision(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    comment: str | None = Field(default=None, max_length=4_000)
-
-
 def _or(value: int | None, default: int) -> int:
     return default if value is None else value
 
@@ -59,8 +66,6 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
     def caller() -> Caller:
         return current_caller(app)
 
-    openapi_cache: list[dict[str, Any]] = []
-
     # system ---------------------------------------------------------------------------------------------------
     @app.get("/v1/health", tags=["system"])
     def health() -> Health:
@@ -68,11 +73,11 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
 
         return Health(status="ok", version=__version__)
 
-    @app.get("/v1/openapi.json", tags=["system"], include_in_schema=False)
+    @app.get(DOCUMENT_PATH, tags=["system"], include_in_schema=False)
     def openapi() -> Response[dict[str, Any]]:
-        if not openapi_cache:
-            openapi_cache.append(json.loads(app.get_openapi_json_schema(title="agentlab API", version="1.0.0")))
-        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_cache[0])
+        return Response(
+            status_code=200, content_type=content_types.APPLICATION_JSON, body=served_document(app, deps.settings)
+        )
 
     # agents ---------------------------------------------------------------------------------------------------
     @app.post("/v1/agents", tags=["agents"], responses={201: {"description": "Created"}})
@@ -83,7 +88,7 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
 
     @app.get("/v1/agents", tags=["agents"])
     def list_agents(
-        limit: Limit = None, cursor: Cursor = None, name: Annotated[str | None, Query(max_length=64)] = None
+        limit: Limit = None, cursor: Cursor = None, name: Annotated[str | None, optional_query(max_length=64)] = None
     ) -> Page[Agent]:
         org_id = caller().org_id
         if name is not None:
@@ -114,10 +119,8 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
     @app.post("/v1/runs", tags=["runs"], responses={201: {"description": "Created"}})
     def post_run(
         body: RunCreate,
-        idempotency_key: Annotated[str | None, Header(alias="idempotency-key", max_length=255)] = None,
+        idempotency_key: Annotated[IdempotencyKey | None, optional_header("idempotency-key")] = None,
     ) -> Response[Run]:
-        if idempotency_key is not None and not idempotency_key.strip():
-            raise InvalidRequest("Idempotency-Key must not be empty")
         who = caller()
         org = deps.orgs.require_org(who.org_id)
         deps.limits.check_run_quotas(
@@ -134,9 +137,9 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
     def list_runs(
         limit: Limit = None,
         cursor: Cursor = None,
-        status: Annotated[RunStatus | None, Query()] = None,
-        agent_id: Annotated[str | None, Query(max_length=26)] = None,
-        thread_id: Annotated[str | None, Query(max_length=26)] = None,
+        status: Annotated[RunStatus | None, optional_query()] = None,
+        agent_id: Annotated[QueryId | None, optional_query()] = None,
+        thread_id: Annotated[QueryId | None, optional_query()] = None,
     ) -> Page[Run]:
         for name, value in (("agent_id", agent_id), ("thread_id", thread_id)):
             if value is not None and not is_ulid(value):
@@ -157,7 +160,9 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
         return sign_run_output(deps.blobs, deps.runs.get(caller().org_id, run_id))
 
     @app.get("/v1/runs/<run_id>/steps", tags=["runs"])
-    def list_steps(run_id: Id, after: Annotated[int | None, Query(ge=0)] = None, limit: Limit = None) -> Page[Step]:
+    def list_steps(
+        run_id: Id, after: Annotated[StepSeq | None, optional_query()] = None, limit: Limit = None
+    ) -> Page[Step]:
         org_id = caller().org_id
         page = deps.runs.list_steps(org_id, run_id, after=after or 0, limit=min(limit or 100, 200))
         items = [sign_step_outputs(deps.blobs, org_id, step) for step in page.items]
@@ -194,8 +199,10 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
         return ArtifactPage(items=artifacts)
 
     # files ----------------------------------------------------------------------------------------------------
+    file_create = file_create_with_cap(deps.settings.max_upload_bytes)
+
     @app.post("/v1/files", tags=["files"], responses={201: {"description": "Created"}})
-    def post_file(body: FileCreate) -> Response[FileCreated]:
+    def post_file(body: file_create) -> Response[FileCreated]:  # type: ignore[valid-type]
         created = create_upload(
             caller(), body, files=deps.files, blobs=deps.blobs, max_bytes=deps.settings.max_upload_bytes
         )

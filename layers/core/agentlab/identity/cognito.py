@@ -7,7 +7,7 @@ import secrets
 import string
 from typing import Any
 
-from agentlab.errors import Conflict, InvalidRequest, RateLimited, Unauthorized, Unprocessable
+from agentlab.errors import Conflict, RateLimited, Unauthorized, Unprocessable
 from agentlab.models import ROLES, Role
 
 
@@ -109,7 +109,9 @@ class Directory:
             )
         except client.exceptions.InvalidPasswordException as exc:
             client.admin_delete_user(UserPoolId=self.user_pool_id, Username=email)
-            raise InvalidRequest(f"the password does not meet the policy: {exc.response['Error']['Message']}") from exc
+            raise Unprocessable(
+                f"the password does not meet the policy: {exc.response['Error']['Message']}", code="weak_password"
+            ) from exc
         client.admin_add_user_to_group(UserPoolId=self.user_pool_id, Username=email, GroupName=role)
         attributes = {a["Name"]: a["Value"] for a in response["User"].get("Attributes", [])}
         if "sub" in attributes:

@@ -13,6 +13,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from agentlab.identity.policy import cognito_password_policy
 from agentlab.models import ROLES
 
 POOL_NAME = "agentlab-local"
@@ -32,15 +33,7 @@ def ensure_user_pool(cognito: Any) -> tuple[str, str]:
             PoolName=POOL_NAME,
             UsernameAttributes=["email"],
             AutoVerifiedAttributes=["email"],
-            Policies={
-                "PasswordPolicy": {
-                    "MinimumLength": 12,
-                    "RequireUppercase": True,
-                    "RequireLowercase": True,
-                    "RequireNumbers": True,
-                    "RequireSymbols": False,
-                }
-            },
+            Policies={"PasswordPolicy": cognito_password_policy()},
         )["UserPool"]["Id"]
     clients = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
     client_id = next((c["ClientId"] for c in clients if c["ClientName"] == CLIENT_NAME), None)

@@ -413,7 +413,10 @@ class LocalGateway:
             request.send_header(name, value)
         for cookie in cookies or []:
             request.send_header("Set-Cookie", cookie)
-        request.send_header("Content-Length", str(len(data)))
+        # A HEAD answer from the API comes without the body it describes, so it cannot say the body's length; a static
+        # file's HEAD has its content at hand and says it.
+        if request.command != "HEAD" or data:
+            request.send_header("Content-Length", str(len(data)))
         if close:
             request.send_header("Connection", "close")
             request.close_connection = True

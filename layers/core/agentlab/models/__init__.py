@@ -1,7 +1,7 @@
 """Domain and API models (pydantic v2)."""
 
 from agentlab.models.agent import Agent, AgentCreate, AgentLimits, AgentModels, AgentUpdate, AgentVersion
-from agentlab.models.common import Page, utc_now
+from agentlab.models.common import Page, Rfc3339Time, StrictInput, omittable, utc_now
 from agentlab.models.file import FileCreate, FileRecord, FileStatus, FileUpload
 from agentlab.models.org import (
     ROLES,
@@ -9,8 +9,10 @@ from agentlab.models.org import (
     ApiKeyIssued,
     ApiKeyRecord,
     ApiKeyView,
+    AuditOutcome,
     AuditRecord,
     Caller,
+    Login,
     Member,
     MemberCreate,
     MemberCreated,
@@ -19,12 +21,14 @@ from agentlab.models.org import (
     Org,
     OrgCreate,
     OrgQuotas,
+    Refresh,
     Role,
 )
 from agentlab.models.run import (
     TERMINAL_STATUSES,
     Artifact,
     Budget,
+    Decision,
     EnvVar,
     Goal,
     OutputRef,
@@ -52,15 +56,18 @@ __all__ = [
     "ApiKeyRecord",
     "ApiKeyView",
     "Artifact",
+    "AuditOutcome",
     "AuditRecord",
     "Budget",
     "Caller",
+    "Decision",
     "EnvVar",
     "FileCreate",
     "FileRecord",
     "FileStatus",
     "FileUpload",
     "Goal",
+    "Login",
     "Member",
     "MemberCreate",
     "MemberCreated",
@@ -71,6 +78,8 @@ __all__ = [
     "OrgQuotas",
     "OutputRef",
     "Page",
+    "Refresh",
+    "Rfc3339Time",
     "Role",
     "Run",
     "RunCreate",
@@ -79,6 +88,8 @@ __all__ = [
     "ScriptAction",
     "Step",
     "StepType",
+    "StrictInput",
     "Usage",
+    "omittable",
     "utc_now",
 ]

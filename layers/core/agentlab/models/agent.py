@@ -3,15 +3,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
+
+from agentlab.models.common import StrictInput, omittable
 
 ToolName = Literal["python", "list_files", "read_file", "request_approval", "finish"]
 ALL_TOOLS: list[ToolName] = ["python", "list_files", "read_file", "request_approval", "finish"]
 
-# "default" is the platform's configured model; otherwise "<provider>:<model id>" or "scripted".
-ModelRef = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, pattern=r"^(default|scripted|(bedrock|openai):[\w.:/@-]+)$")
-]
+# "default" is the platform's configured model; otherwise "<provider>:<model id>" or "scripted". ASCII classes only,
+# so that every regex engine (the server's, a client's JavaScript) reads the pattern the same way.
+MODEL_REF_PATTERN = r"^(default|scripted|(bedrock|openai):[A-Za-z0-9_.:/@-]+)$"
+ModelRef = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=MODEL_REF_PATTERN)]
 # A cell, the start of a Fargate task (SANDBOX_START_TIMEOUT_S) and a margin fit the 900 s of the step function that
 # runs it.
 MAX_CELL_TIMEOUT_S = 600
@@ -19,19 +21,15 @@ DEFAULT_MAX_COST_USD = 5.0
 AgentName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
 
 
-class AgentModels(BaseModel):
+class AgentModels(StrictInput):
     """Models per role, each an ordered fallback list."""
-
-    model_config = ConfigDict(extra="forbid")
 
     reasoning: list[ModelRef] = Field(default_factory=lambda: ["default"], min_length=1, max_length=5)
     code: list[ModelRef] = Field(default_factory=list, max_length=5)
     vision: list[ModelRef] = Field(default_factory=list, max_length=5)
 
 
-class AgentLimits(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AgentLimits(StrictInput):
     max_steps: int = Field(default=20, ge=1, le=200)
     max_tokens: int = Field(default=200_000, ge=1_000, le=10_000_000)
     # Unset, the platform's default cost budget applies to priced models; set, every model of the agent must have a
@@ -48,14 +46,12 @@ class AgentLimits(BaseModel):
 CriticMode = Literal["enforce", "warn", "off"]
 
 
-class CriticSettings(BaseModel):
+class CriticSettings(StrictInput):
     """Per-agent changes to the platform's import/call policy, and how strictly it applies.
 
     `enforce` (the default) never runs blocked code; `warn` records the findings and runs the code anyway; `off` skips
     the critic. The sandbox contains hostile code in every mode: the critic is a first line, not the boundary.
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     mode: CriticMode = "enforce"
     allow_imports: list[Annotated[str, StringConstraints(max_length=100)]] = Field(default_factory=list, max_length=50)
@@ -64,9 +60,7 @@ class CriticSettings(BaseModel):
     allow_calls: list[Annotated[str, StringConstraints(max_length=100)]] = Field(default_factory=list, max_length=50)
 
 
-class AgentSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AgentSpec(StrictInput):
     name: AgentName
     description: Annotated[str, StringConstraints(max_length=2_000)] = ""
     system_prompt: Annotated[str, StringConstraints(max_length=20_000)] = ""
@@ -92,32 +86,26 @@ class AgentCreate(AgentSpec):
     pass
 
 
-class AgentUpdate(BaseModel):
-    """A partial update; every update makes a new version. `expected_version` guards against lost updates."""
+class AgentUpdate(StrictInput):
+    """A partial update; every update makes a new version. `expected_version` guards against lost updates.
 
-    model_config = ConfigDict(extra="forbid")
+    A field left out keeps its value; null is not a value any agent field can take (null `expected_version`: no
+    guard)."""
 
-    name: AgentName | None = None
-    description: Annotated[str, StringConstraints(max_length=2_000)] | None = None
-    system_prompt: Annotated[str, StringConstraints(max_length=20_000)] | None = None
-    models: AgentModels | None = None
-    tools: list[ToolName] | None = None
-    limits: AgentLimits | None = None
-    critic: CriticSettings | None = None
+    name: AgentName | None = omittable()
+    description: Annotated[str, StringConstraints(max_length=2_000)] | None = omittable()
+    system_prompt: Annotated[str, StringConstraints(max_length=20_000)] | None = omittable()
+    models: AgentModels | None = omittable()
+    tools: list[ToolName] | None = omittable()
+    limits: AgentLimits | None = omittable()
+    critic: CriticSettings | None = omittable()
     expected_version: int | None = Field(default=None, ge=1)
-
-    @model_validator(mode="after")
-    def _no_explicit_nulls(self) -> AgentUpdate:
-        # A field left out keeps its value; null is not a value any agent field can take.
-        nulls = sorted(
-            name for name in self.model_fields_set if name != "expected_version" and getattr(self, name) is None
-        )
-        if nulls:
-            raise ValueError(f"{', '.join(nulls)} cannot be null; leave a field out to keep its current value")
-        return self
 
 
 class Agent(AgentSpec):
+    # A stored record read back from the table (times as text), not a request body.
+    model_config = ConfigDict(strict=False)
+
     id: str
     org_id: str
     version: int

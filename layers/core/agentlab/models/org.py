@@ -3,20 +3,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from agentlab.models.common import utc_now
+from agentlab.identity.policy import DESCRIPTION as PASSWORD_DESCRIPTION
+from agentlab.identity.policy import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, policy_problems
+from agentlab.models.common import Rfc3339Time, StrictInput, utc_now
 
 Role = Literal["admin", "operator", "member", "viewer"]
 ROLES: tuple[Role, ...] = ("admin", "operator", "member", "viewer")
+AuditOutcome = Literal["success", "denied", "failed"]
 # Org names, key names: printable, no control characters.
 _NAME_PATTERN = r"^[^\x00-\x1f\x7f]{1,100}$"
 
 
-class OrgQuotas(BaseModel):
+class OrgQuotas(StrictInput):
     """Per-org limits; a missing value means the platform default (ApiSettings)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     runs_per_day: int | None = Field(default=None, ge=0, le=10_000_000)
     tokens_per_month: int | None = Field(default=None, ge=0, le=10**13)
@@ -29,9 +30,7 @@ class Org(BaseModel):
     quotas: OrgQuotas = Field(default_factory=OrgQuotas)
 
 
-class OrgCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OrgCreate(StrictInput):
     name: str = Field(min_length=1, max_length=100, pattern=_NAME_PATTERN)
     quotas: OrgQuotas = Field(default_factory=OrgQuotas)
 
@@ -50,20 +49,16 @@ class ApiKeyRecord(BaseModel):
     platform_admin: bool = False
 
 
-class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ApiKeyCreate(StrictInput):
     name: str = Field(min_length=1, max_length=100, pattern=_NAME_PATTERN)
     role: Role
-    expires_at: datetime | None = None
+    expires_at: Rfc3339Time | None = Field(default=None, description="when the key stops working; in the future")
 
     @field_validator("expires_at")
     @classmethod
     def _in_the_future(cls, value: datetime | None) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("expires_at needs a time zone (e.g. 2030-01-01T00:00:00Z)")
         if value <= utc_now():
             raise ValueError("expires_at must be in the future")
         return value
@@ -120,28 +115,54 @@ class MemberView(BaseModel):
         return cls.model_validate(member.model_dump(include=set(cls.model_fields)))
 
 
-class MemberCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# An address the user directory takes as a user name: ASCII, a local part that starts with a letter, digit or `_`,
+# dot-separated domain labels and a top-level domain of letters. Stricter than RFC 5321 on purpose: an address the
+# directory would refuse is refused here, where the document can say so.
+EMAIL_PATTERN = (
+    r"^[A-Za-z0-9_][A-Za-z0-9._%+-]*@([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
 
-    email: str = Field(min_length=6, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,63}$")
+
+class MemberCreate(StrictInput):
+    email: str = Field(min_length=6, max_length=254, pattern=EMAIL_PATTERN)
     role: Role
     # When omitted the server generates one and returns it once.
-    password: str | None = Field(default=None, min_length=12, max_length=256)
+    password: str | None = Field(
+        default=None,
+        min_length=MIN_PASSWORD_LENGTH,
+        max_length=MAX_PASSWORD_LENGTH,
+        description=f"{PASSWORD_DESCRIPTION}; when left out, one is generated and returned once",
+    )
 
     @field_validator("email")
     @classmethod
     def _lower(cls, value: str) -> str:
-        return value.strip().lower()
+        return value.lower()
+
+    @field_validator("password")
+    @classmethod
+    def _meets_the_policy(cls, value: str | None) -> str | None:
+        problems = policy_problems(value) if value is not None else []
+        if problems:
+            raise ValueError(f"the password needs {', '.join(problems)}")
+        return value
 
 
 class MemberCreated(MemberView):
     password: str | None = None
 
 
-class MemberUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MemberUpdate(StrictInput):
     role: Role
+
+
+class Login(StrictInput):
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class Refresh(StrictInput):
+    refresh_token: str = Field(min_length=1, max_length=8_192)
 
 
 class Caller(BaseModel):
@@ -168,6 +189,6 @@ class AuditRecord(BaseModel):
     path: str
     target: str | None = None
     status: int
-    outcome: Literal["success", "denied", "failed"]
+    outcome: AuditOutcome
     request_id: str
     source_ip: str | None = None

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from agentlab.models.common import StrictInput
+
 RunStatus = Literal["queued", "running", "waiting_approval", "succeeded", "failed", "cancelled", "budget_exceeded"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "budget_exceeded"})
 StepType = Literal["think", "critique", "execute", "evaluate", "approval", "error"]
@@ -25,6 +27,13 @@ _RESERVED_ENV = re.compile(r"^(PATH|HOME|PWD|SHELL|USER|TMPDIR|LANG|LC_.*|LD_.*|
 MAX_ENV_VALUE_CHARS = 32_768
 MAX_ENV_CHARS = 65_536
 MAX_SCRIPT_CHARS = 200_000
+# What the schema of each declared type says of `value`, as EnvVar checks it (JSON Schema's `integer` holds 3.0 too).
+_ENV_VALUE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "str": {"type": "string", "maxLength": MAX_ENV_VALUE_CHARS},
+    "int": {"type": "integer"},
+    "float": {"type": "number"},
+    "bool": {"type": "boolean"},
+}
 
 
 def _is_finite_double(value: int | float) -> bool:
@@ -43,16 +52,25 @@ def _is_strict_json(value: Any) -> bool:
     return True
 
 
-class EnvVar(BaseModel):
+class EnvVar(StrictInput):
     """A typed environment variable for the sandbox; the value must match the declared type exactly."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {"if": {"properties": {"type": {"const": declared}}}, "then": {"properties": {"value": schema}}}
+                for declared, schema in _ENV_VALUE_SCHEMAS.items()
+            ]
+        }
+    )
 
     type: EnvType
     value: Any
 
     @model_validator(mode="after")
     def _value_matches_type(self) -> EnvVar:
+        if self.type == "int" and isinstance(self.value, float) and self.value.is_integer():
+            self.value = int(self.value)  # a JSON number without a fraction is an integer
         value, declared = self.value, self.type
         ok = {
             "str": isinstance(value, str),
@@ -82,19 +100,15 @@ class EnvVar(BaseModel):
         return repr(self.value) if self.type == "float" else str(self.value)
 
 
-class Goal(BaseModel):
+class Goal(StrictInput):
     """When the work is done: a criterion judged by the model and/or a Python check run in the sandbox."""
-
-    model_config = ConfigDict(extra="forbid")
 
     criterion: Annotated[str, StringConstraints(min_length=1, max_length=4_000)] | None = None
     check: Annotated[str, StringConstraints(min_length=1, max_length=20_000)] | None = None
 
 
-class Budget(BaseModel):
+class Budget(StrictInput):
     """Overrides of the agent's limits for one run."""
-
-    model_config = ConfigDict(extra="forbid")
 
     max_steps: int | None = Field(default=None, ge=1, le=200)
     max_tokens: int | None = Field(default=None, ge=1_000, le=10_000_000)
@@ -102,10 +116,24 @@ class Budget(BaseModel):
     max_wall_s: int | None = Field(default=None, ge=10, le=86_400)
 
 
-class ScriptAction(BaseModel):
+# The argument each scripted tool needs (a text, never null).
+_SCRIPT_ARGUMENTS = {"python": "code", "request_approval": "reason", "finish": "answer"}
+
+
+class ScriptAction(StrictInput):
     """One action of the scripted stand-in model."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"tool": {"const": tool}}},
+                    "then": {"required": [needed], "properties": {needed: {"type": "string"}}},
+                }
+                for tool, needed in _SCRIPT_ARGUMENTS.items()
+            ]
+        }
+    )
 
     tool: Literal["python", "request_approval", "finish"]
     code: Annotated[str, StringConstraints(max_length=50_000)] | None = None
@@ -114,7 +142,7 @@ class ScriptAction(BaseModel):
 
     @model_validator(mode="after")
     def _has_its_argument(self) -> ScriptAction:
-        needed = {"python": "code", "request_approval": "reason", "finish": "answer"}[self.tool]
+        needed = _SCRIPT_ARGUMENTS[self.tool]
         if getattr(self, needed) is None:
             raise ValueError(f"a {self.tool} action needs '{needed}'")
         return self
@@ -123,14 +151,19 @@ class ScriptAction(BaseModel):
 Ulid = Annotated[str, StringConstraints(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 
 
-class RunCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RunCreate(StrictInput):
+    """A run to start. Beyond its schema, the script's texts total at most MAX_SCRIPT_CHARS characters and the env's
+    names and rendered values at most MAX_ENV_CHARS (a run is one DynamoDB item)."""
 
     agent_id: Ulid
     prompt: Annotated[str, StringConstraints(min_length=1, max_length=50_000)]
     thread_id: Ulid | None = None
-    file_ids: list[Ulid] = Field(default_factory=list, max_length=20)
-    env: dict[str, EnvVar] = Field(default_factory=dict, max_length=50)
+    file_ids: list[Ulid] = Field(default_factory=list, max_length=20, json_schema_extra={"uniqueItems": True})
+    env: dict[str, EnvVar] = Field(
+        default_factory=dict,
+        max_length=50,
+        json_schema_extra={"propertyNames": {"pattern": _ENV_NAME.pattern, "not": {"pattern": _RESERVED_ENV.pattern}}},
+    )
     goal: Goal | None = None
     budget: Budget = Field(default_factory=Budget)
     script: list[ScriptAction] | None = Field(default=None, max_length=200)
@@ -139,9 +172,10 @@ class RunCreate(BaseModel):
     @classmethod
     def _env_names(cls, env: dict[str, EnvVar]) -> dict[str, EnvVar]:
         for name in env:
-            if not _ENV_NAME.match(name):
+            # fullmatch: `$` alone would also let a trailing newline through
+            if not _ENV_NAME.fullmatch(name):
                 raise ValueError(f"env name {name!r} must match {_ENV_NAME.pattern}")
-            if _RESERVED_ENV.match(name):
+            if _RESERVED_ENV.fullmatch(name):
                 raise ValueError(f"env name {name!r} is reserved by the platform")
         return env
 
@@ -162,6 +196,12 @@ class RunCreate(BaseModel):
         if len(set(file_ids)) != len(file_ids):
             raise ValueError("file_ids must be unique")
         return file_ids
+
+
+class Decision(StrictInput):
+    """An approval or a rejection of a run that waits for one."""
+
+    comment: Annotated[str, StringConstraints(max_length=4_000)] | None = None
 
 
 class Usage(BaseModel):

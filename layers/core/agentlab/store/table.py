@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from agentlab.errors import ConcurrentUpdate, InvalidRequest
+from agentlab.errors import ConcurrentUpdate, InvalidRequest, Unprocessable
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -33,9 +33,31 @@ def pause_before_retry(attempt: int) -> None:
     time.sleep(random.uniform(0, min(_RETRY_CAP_S, _RETRY_BASE_S * 2**attempt)))  # noqa: S311 - jitter, not secrecy
 
 
+# DynamoDB numbers: 0, or a magnitude from 1E-130 to below 1E+126, with at most 38 significant digits.
+_SMALLEST_NUMBER = Decimal("1E-130")
+_NUMBER_BOUND = Decimal("1E+126")
+_MAX_DIGITS = 38
+
+
+def _storable(number: Decimal) -> Decimal:
+    """A number DynamoDB can keep exactly; any other is refused (422), where boto3 would fail with a 500."""
+    if number and not (
+        _SMALLEST_NUMBER <= abs(number) < _NUMBER_BOUND and len(number.as_tuple().digits) <= _MAX_DIGITS
+    ):
+        raise Unprocessable(
+            f"the number {number} cannot be stored: numbers must be 0, or between 1e-130 and 1e126 in magnitude "
+            f"with at most {_MAX_DIGITS} significant digits",
+            code="number_out_of_range",
+        )
+    return number
+
+
 def _to_dynamo(value: Any) -> Any:
     if isinstance(value, float):
-        return Decimal(repr(value))
+        return _storable(Decimal(repr(value)))
+    if isinstance(value, int) and not isinstance(value, bool):
+        _storable(Decimal(value))
+        return value
     if isinstance(value, dict):
         return {k: _to_dynamo(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
