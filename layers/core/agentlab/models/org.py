@@ -118,9 +118,7 @@ class MemberView(BaseModel):
 # An address the user directory takes as a user name: ASCII, a local part that starts with a letter, digit or `_`,
 # dot-separated domain labels and a top-level domain of letters. Stricter than RFC 5321 on purpose: an address the
 # directory would refuse is refused here, where the document can say so.
-EMAIL_PATTERN = (
-    r"^[A-Za-z0-9_][A-Za-z0-9._%+-]*@([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
-)
+EMAIL_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._%+-]*@([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
 
 
 class MemberCreate(StrictInput):
