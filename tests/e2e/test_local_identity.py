@@ -86,7 +86,8 @@ EXCLUDED = r"rotate|^/v1/orgs/\{org_id\}(/export)?$|^/v1/api-keys/\{key_id\}$"
 SEMANTIC_REFUSALS = {
     ("POST", "/v1/agents"): "unpriced_model: a cost budget needs a price for every model, from the deployment's table",
     ("PUT", "/v1/agents/{agent_id}"): "unpriced_model, as on creation, for the agent as it would become",
-    ("POST", "/v1/runs"): "script_not_allowed (the agent's model), file_not_ready (the file's state), unpriced_model",
+    ("POST", "/v1/runs"): "script_not_allowed (the agent's model), file_not_ready (the file's state), unpriced_model, "
+    "and a json env value with an empty object key at any depth (the table cannot store one)",
     ("POST", "/v1/api-keys"): "an `expires_at` in the past: 'the future' depends on when the request arrives",
     # A pattern could state the character classes only with lookaheads, which no data generator satisfies; the field's
     # description states the policy and the server refuses with what the password lacks.

@@ -585,3 +585,24 @@ def test_numbers_the_table_cannot_keep_are_refused_as_documented_not_failed(
         # Then each is the documented 422, not a 500
         assert not check_against_document(document, document["paths"][template][method.lower()], response)
     assert {(status, code) for *_, status, code in refused} == {(422, "number_out_of_range")}
+
+
+def test_objects_with_an_empty_key_are_refused_as_documented_and_nothing_unreadable_is_stored(
+    api: EventClient, document: dict[str, Any]
+) -> None:
+    # Given an agent and a run that others on its thread will follow
+    agent = api.post("/v1/agents", {"name": "keys", "models": {"reasoning": ["scripted"]}}).json()["id"]
+    first = api.post("/v1/runs", {"agent_id": agent, "prompt": "go", "script": FINISH}).json()
+    # When a run on the thread carries a json env value with an empty key, at the top or nested
+    for value in ({"": True}, {"a": [{"b": {"": 1}}]}):
+        env = {"DOC": {"type": "json", "value": value}}
+        response = api.post(
+            "/v1/runs", {"agent_id": agent, "prompt": "go", "thread_id": first["thread_id"], "env": env}
+        )
+        # Then it is the documented 422 naming the problem
+        assert response.status == 422, response.text
+        assert "empty object key" in response.text
+        assert not check_against_document(document, document["paths"]["/v1/runs"]["post"], response)
+    # And the thread and its runs are still readable (DynamoDB refuses such a key; moto would keep it unreadably)
+    assert api.get("/v1/runs", params={"thread_id": first["thread_id"]}).status == 200
+    assert api.get(f"/v1/runs/{first['id']}").status == 200

@@ -8,6 +8,7 @@ the agent's processes are frozen for the duration of the check.
 
 from __future__ import annotations
 
+import ast
 import errno
 import os
 import shutil
@@ -25,6 +26,8 @@ from agentlab.sandbox.local import LocalSandboxBackend, LocalSandboxSession
 from agentlab.sandbox.models import CellResult, SandboxLimits
 from agentlab.sandbox.uids import STOPPED_STATES, process_state, processes_of_uid
 from agentlab.sandbox.workspace import snapshot_workspace
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -203,7 +206,7 @@ def test_a_check_gets_a_fresh_home_and_tmp_of_its_own(session: LocalSandboxSessi
 
     check = session.check(
         "import os, pathlib\n"
-        "print(sorted(os.listdir(os.environ['HOME'])), sorted(os.listdir(os.environ['TMPDIR'])))\n"
+        "print((sorted(os.listdir(os.environ['HOME'])), sorted(os.listdir(os.environ['TMPDIR']))))\n"
         "pathlib.Path(os.environ['HOME'], 'from-check').write_text('check')\n"
         "written = pathlib.Path(os.environ['TMPDIR'], 'from-check').write_text('check')\n"
     )
@@ -211,7 +214,11 @@ def test_a_check_gets_a_fresh_home_and_tmp_of_its_own(session: LocalSandboxSessi
 
     assert planted.exit_code == 0, planted.stderr
     assert check.exit_code == 0, check.stderr
-    assert check.stdout == "[] []\n"
+    home, tmp = ast.literal_eval(check.stdout)
+    assert home == []
+    # A fresh /tmp may show the mount point of a read-only bind that lies under /tmp (a checkout in /tmp, say), never
+    # what the run wrote.
+    assert "planted-tmp" not in tmp and all(ROOT.as_posix().startswith(f"/tmp/{name}") for name in tmp), tmp
     assert after.stdout == "['planted-home'] ['planted-tmp']\n", after.stderr
     assert not check_paths(session).home.exists()
     assert not check_paths(session).tmp.exists()

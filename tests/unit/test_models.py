@@ -446,3 +446,13 @@ def test_member_emails_the_api_takes_are_user_names_the_directory_takes(email: s
 def test_member_emails_the_directory_would_refuse_are_refused_by_the_schema(email: str) -> None:
     with pytest.raises(ValidationError):
         MemberCreate.model_validate({"email": email, "role": "viewer"})
+
+
+def test_the_table_refuses_objects_with_an_empty_key_at_any_depth() -> None:
+    from agentlab.errors import Unprocessable
+    from agentlab.store.table import serialize
+
+    assert serialize({"pk": "a", "doc": {"x": [{"y": 1}]}})["doc"] == {"M": {"x": {"L": [{"M": {"y": {"N": "1"}}}]}}}
+    for doc in ({"": 1}, {"x": [{"": 1}]}, [{"a": {"": None}}]):
+        with pytest.raises(Unprocessable, match="empty key"):
+            serialize({"pk": "a", "doc": doc})

@@ -202,7 +202,10 @@ class Operation:
 _CONCURRENT = {"concurrent_update": "another request changed or removed it at the same moment; reload and retry"}
 _RUN_STATE = {"invalid_state": "the run is not in a state that allows this", **_CONCURRENT}
 # store/table.py refuses a number DynamoDB cannot keep exactly (a cost of 1e-300, an env value of 1e300).
-_UNSTORABLE = {"number_out_of_range": "a number is not 0 and not between 1e-130 and 1e126 in magnitude"}
+_UNSTORABLE = {
+    "number_out_of_range": "a number is not 0 and not between 1e-130 and 1e126 in magnitude",
+    "empty_key": "an object in the body has an empty key, which the table cannot store",
+}
 _NEEDS_DIRECTORY = {
     501: {"not_configured": "this deployment has no Cognito user pool (sign-in and members are unavailable)"}
 }

@@ -43,6 +43,14 @@ def _is_finite_double(value: int | float) -> bool:
         return False
 
 
+def _has_empty_key(value: Any) -> bool:
+    if isinstance(value, dict):
+        return "" in value or any(_has_empty_key(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_empty_key(v) for v in value)
+    return False
+
+
 def _is_strict_json(value: Any) -> bool:
     """JSON as the sandbox will parse it: Python's encoder would otherwise write NaN/Infinity, which JSON has not."""
     try:
@@ -85,6 +93,8 @@ class EnvVar(StrictInput):
             raise ValueError("float values must be finite numbers within the range of a double")
         if declared == "json" and not _is_strict_json(value):
             raise ValueError("json values must be plain JSON (no NaN or Infinity)")
+        if declared == "json" and _has_empty_key(value):
+            raise ValueError("json values cannot have an empty object key (the run is stored where keys need a name)")
         if len(self.rendered()) > MAX_ENV_VALUE_CHARS:
             raise ValueError(f"value is longer than {MAX_ENV_VALUE_CHARS} characters")
         return self

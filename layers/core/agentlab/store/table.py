@@ -59,6 +59,10 @@ def _to_dynamo(value: Any) -> Any:
         _storable(Decimal(value))
         return value
     if isinstance(value, dict):
+        if "" in value:
+            # DynamoDB refuses an empty attribute name at any depth (a ValidationException, a 500 to the caller);
+            # moto stores the item and then cannot read it back.
+            raise Unprocessable("an object cannot have an empty key: it cannot be stored", code="empty_key")
         return {k: _to_dynamo(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_to_dynamo(v) for v in value]
