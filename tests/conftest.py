@@ -28,3 +28,15 @@ os.environ.update(
 @pytest.fixture
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture
+def one_rate_window(monkeypatch: pytest.MonkeyPatch) -> float:
+    """Hold the rate limits' clock in the middle of one minute, so counts in a test never straddle two windows."""
+    import time
+
+    from agentlab.store import limits
+
+    moment = (time.time() // limits.WINDOW_S) * limits.WINDOW_S + limits.WINDOW_S / 2
+    monkeypatch.setattr(limits, "wall_clock", lambda: moment)
+    return moment

@@ -680,7 +680,7 @@ def fresh_api(root: Path, key: str | None = None) -> EventClient:
 
 
 def test_head_is_limited_like_get(
-    root: Path, platform: Platform, world: World, monkeypatch: pytest.MonkeyPatch
+    root: Path, platform: Platform, world: World, monkeypatch: pytest.MonkeyPatch, one_rate_window: float
 ) -> None:
     # Given a caller whose requests per minute are limited
     monkeypatch.setenv("AGENTLAB_RATE_LIMIT_REQUESTS_PER_MINUTE", "2")

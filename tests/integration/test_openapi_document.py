@@ -518,7 +518,7 @@ def follow_links(document: dict[str, Any], world: World, created: dict[tuple[str
 
 
 def test_every_route_with_credentials_answers_429_with_retry_after_as_documented(
-    platform: Platform, monkeypatch: pytest.MonkeyPatch
+    platform: Platform, monkeypatch: pytest.MonkeyPatch, one_rate_window: float
 ) -> None:
     # Given limits of one request a minute per identity (and one sign-in attempt per address), read at cold start
     monkeypatch.setenv("AGENTLAB_RATE_LIMIT_REQUESTS_PER_MINUTE", "1")

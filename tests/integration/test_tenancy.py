@@ -169,7 +169,7 @@ def test_only_a_platform_admin_creates_orgs_and_gets_a_first_admin_key(platform:
 
 # resource limits ------------------------------------------------------------------------------------------------
 def test_run_creation_and_requests_are_rate_limited_per_identity(
-    platform: Platform, org: Any, monkeypatch: pytest.MonkeyPatch
+    platform: Platform, org: Any, monkeypatch: pytest.MonkeyPatch, one_rate_window: float
 ) -> None:
     monkeypatch.setitem(os.environ, "AGENTLAB_RATE_LIMIT_RUNS_PER_MINUTE", "2")
     monkeypatch.setitem(os.environ, "AGENTLAB_RATE_LIMIT_REQUESTS_PER_MINUTE", "8")
@@ -188,7 +188,9 @@ def test_run_creation_and_requests_are_rate_limited_per_identity(
     assert statuses[-1] == 429 and "retry-after" in api.get("/v1/agents").headers
 
 
-def test_sign_in_attempts_are_limited_per_source_address(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sign_in_attempts_are_limited_per_source_address(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch, one_rate_window: float
+) -> None:
     monkeypatch.setitem(os.environ, "AGENTLAB_RATE_LIMIT_LOGINS_PER_MINUTE", "3")
     anonymous = platform.api()
     answers = [

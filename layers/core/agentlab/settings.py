@@ -32,6 +32,15 @@ class CoreSettings(BaseSettings):
     presign_expiry_s: int = 900
     idempotency_ttl_s: int = 86_400
 
+    # Schedules: the stack's EventBridge Scheduler group, the trigger function and the role Scheduler assumes to
+    # invoke it (empty locally, where the ticker fires schedules).
+    scheduler_group_name: str = ""
+    schedule_trigger_arn: str = ""
+    scheduler_role_arn: str = ""
+    schedule_dead_letter_queue_arn: str = ""
+    # Webhooks: the queue deliveries go through (empty: events are recorded, nothing is sent).
+    webhook_queue_url: str = ""
+
     def price_table(self) -> PriceTable:
         from agentlab.llm.pricing import Price, PriceTable
 

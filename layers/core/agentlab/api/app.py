@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from agentlab.api import admin_routes, permissions, routes
 from agentlab.api.auth import bearer_token, resolve_caller
 from agentlab.api.deps import ApiDeps
+from agentlab.api.features import FEATURE_MODULES
 from agentlab.api.openapi import enable_docs
 from agentlab.api.permissions import RouteMatch
 from agentlab.errors import (
@@ -135,6 +136,8 @@ def create_app(deps: ApiDeps) -> APIGatewayHttpResolver:
 
     routes.register(app, deps)
     admin_routes.register(app, deps)
+    for feature in FEATURE_MODULES:
+        feature.register(app, deps)
     return app
 
 

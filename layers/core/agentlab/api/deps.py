@@ -8,6 +8,7 @@ from agentlab.aws import AwsClients
 from agentlab.identity.cognito import Directory
 from agentlab.identity.tokens import TokenVerifier, cognito_issuer
 from agentlab.llm.pricing import require_priced
+from agentlab.models import Caller, Run, RunCreate
 from agentlab.models.agent import AgentSpec
 from agentlab.settings import CoreSettings
 from agentlab.store.agents import AgentStore
@@ -18,11 +19,13 @@ from agentlab.store.limits import Limits
 from agentlab.store.members import MemberStore
 from agentlab.store.orgs import OrgStore
 from agentlab.store.runs import RunStore
+from agentlab.store.schedules import ScheduleStore
 from agentlab.store.table import Table
 from agentlab.store.transcript import TranscriptStore
 from agentlab.workflow.approvals import Approvals
 from agentlab.workflow.executions import Executions
-from agentlab.workflow.lifecycle import RunServices
+from agentlab.workflow.lifecycle import RunServices, create_run
+from agentlab.workflow.run_events import RunEvents
 
 
 class ApiSettings(CoreSettings):
@@ -47,6 +50,8 @@ class ApiSettings(CoreSettings):
     quota_runs_per_day: int = 1_000
     quota_tokens_per_month: int = 50_000_000
     audit_retention_days: int = 400
+    # The shortest interval between a schedule's fires.
+    schedule_min_interval_s: int = 300
 
     @property
     def allowed_origins(self) -> frozenset[str]:
@@ -67,6 +72,7 @@ class ApiDeps:
     members: MemberStore
     audit: AuditStore
     limits: Limits
+    schedules: ScheduleStore
     directory: Directory | None = None
     verifier: TokenVerifier | None = None
 
@@ -79,7 +85,26 @@ class ApiDeps:
             self.executions,
             self.settings.default_model_ref,
             self.settings.price_table(),
+            RunEvents(self.runs.table, self.settings, self.clients),
         )
+
+    def start_run(
+        self, caller: Caller, body: RunCreate, idempotency_key: str | None = None, *, agent_version: int | None = None
+    ) -> tuple[Run, bool]:
+        """Start a run within the org's quotas and count it. Returns (run, created); created is False on a replay."""
+        org = self.orgs.require_org(caller.org_id)
+        quotas, settings = org.quotas, self.settings
+        self.limits.check_run_quotas(
+            caller.org_id,
+            runs_per_day=settings.quota_runs_per_day if quotas.runs_per_day is None else quotas.runs_per_day,
+            tokens_per_month=(
+                settings.quota_tokens_per_month if quotas.tokens_per_month is None else quotas.tokens_per_month
+            ),
+        )
+        run, created = create_run(caller, body, self.run_services, idempotency_key, agent_version=agent_version)
+        if created:
+            self.limits.count_run(caller.org_id)
+        return run, created
 
     def check_cost_budget(self, agent: AgentSpec) -> None:
         """An agent that sets a cost budget names only models with a price."""
@@ -119,6 +144,7 @@ class ApiDeps:
             members=MemberStore(table),
             audit=AuditStore(table, retention_days=settings.audit_retention_days),
             limits=Limits(table),
+            schedules=ScheduleStore(table),
             directory=directory,
             verifier=verifier,
         )

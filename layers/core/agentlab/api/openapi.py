@@ -21,12 +21,13 @@ import json
 import re
 import weakref
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
+from agentlab.api.docs import CONCURRENT, UNSTORABLE, FeatureDocs, Operation
+from agentlab.api.features import FEATURE_DOCS
 from agentlab.api.permissions import PLATFORM_ACTIONS, ROLE_ACTIONS, ROUTES
 from agentlab.models import ROLES
 from agentlab.settings import CoreSettings
@@ -185,27 +186,9 @@ _KEY_ISSUED = {**_KEY_VIEW, "last_used_at": None, "key": "al_3kq9Zx7Lw0pR5tV8yB2
 _ORG = {"id": _ORG_ID, "name": "acme", "created_at": _TIME, "quotas": {"runs_per_day": 500, "tokens_per_month": None}}
 
 
-@dataclass(frozen=True)
-class Operation:
-    """What only a route knows. `errors` maps a status to its codes and when each is answered; `also` adds success
-    statuses that answer with the route's documented body; `parameters` describes the route's own parameters (the
-    shared ones are described in _PARAMETERS); `response_example` is for a body without a named schema."""
-
-    summary: str
-    description: str
-    errors: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
-    parameters: Mapping[str, str] = field(default_factory=dict)
-    also: Mapping[int, str] = field(default_factory=dict)
-    response_example: Any = None
-
-
-_CONCURRENT = {"concurrent_update": "another request changed or removed it at the same moment; reload and retry"}
+_CONCURRENT = CONCURRENT
 _RUN_STATE = {"invalid_state": "the run is not in a state that allows this", **_CONCURRENT}
-# store/table.py refuses a number DynamoDB cannot keep exactly (a cost of 1e-300, an env value of 1e300).
-_UNSTORABLE = {
-    "number_out_of_range": "a number is not 0 and not between 1e-130 and 1e126 in magnitude",
-    "empty_key": "an object in the body has an empty key, which the table cannot store",
-}
+_UNSTORABLE = UNSTORABLE
 _NEEDS_DIRECTORY = {
     501: {"not_configured": "this deployment has no Cognito user pool (sign-in and members are unavailable)"}
 }
@@ -571,6 +554,25 @@ _PARAMETERS = {
     "idempotency-key": "A key of the caller's choosing: a retry with the same key and body returns the run "
     "already created instead of starting another.",
 }
+
+
+def _merge_features(features: tuple[FeatureDocs, ...]) -> None:
+    """Each feature's routes bring their own text (api/docs.py); a route or schema named twice is a mistake."""
+    for feature in features:
+        tables: list[tuple[dict[Any, Any], Mapping[Any, Any]]] = [
+            (OPERATIONS, feature.operations),
+            (FOLLOW_UPS, feature.follow_ups),
+            (EXAMPLES, feature.examples),
+            (_TAGS, feature.tags),
+        ]
+        for table, part in tables:
+            clash = set(table) & set(part)
+            if clash:
+                raise ValueError(f"documented twice: {sorted(clash)}")
+            table.update(part)
+
+
+_merge_features(FEATURE_DOCS)
 
 _INFO = """Run AI agents that write and execute code.
 

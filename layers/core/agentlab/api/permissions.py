@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from agentlab.errors import Forbidden
 from agentlab.models import Caller, Role
 
-_VIEWER = frozenset({"me.read", "agents.read", "runs.read", "files.read"})
+_VIEWER = frozenset({"me.read", "agents.read", "runs.read", "files.read", "schedules.read", "usage.read"})
 _MEMBER = _VIEWER | {"runs.create", "runs.cancel", "files.write"}
-_OPERATOR = _MEMBER | {"agents.write", "runs.approve"}
+_OPERATOR = _MEMBER | {"agents.write", "runs.approve", "schedules.write"}
 _ADMIN = _OPERATOR | {
     "members.read",
     "members.write",
@@ -21,6 +21,9 @@ _ADMIN = _OPERATOR | {
     "providers.read",
     "org.export",
     "org.delete",
+    "webhooks.read",
+    "webhooks.write",
+    "usage.budget",
 }
 ROLE_ACTIONS: dict[Role, frozenset[str]] = {
     "viewer": _VIEWER,
@@ -75,6 +78,9 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("POST", "/v1/orgs"): "orgs.create",
     ("GET", "/v1/orgs/{org_id}/export"): "org.export",
     ("DELETE", "/v1/orgs/{org_id}"): "org.delete",
+    # schedules (api/schedule_routes.py)
+    # webhooks (api/webhook_routes.py)
+    # usage and the org's monthly budget (api/usage_routes.py)
 }
 
 

@@ -45,7 +45,7 @@ from agentlab.models import (
 from agentlab.models.file import FileCreated, file_create_with_cap
 from agentlab.store.blobs import artifact_key
 from agentlab.uploads import complete_upload, create_upload
-from agentlab.workflow.lifecycle import cancel_run, create_run
+from agentlab.workflow.lifecycle import cancel_run
 
 
 class Health(BaseModel):
@@ -56,10 +56,6 @@ class Health(BaseModel):
 class ArtifactPage(BaseModel):
     items: list[Artifact]
     next_cursor: str | None = None
-
-
-def _or(value: int | None, default: int) -> int:
-    return default if value is None else value
 
 
 def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
@@ -121,16 +117,7 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
         body: RunCreate,
         idempotency_key: Annotated[IdempotencyKey | None, optional_header("idempotency-key")] = None,
     ) -> Response[Run]:
-        who = caller()
-        org = deps.orgs.require_org(who.org_id)
-        deps.limits.check_run_quotas(
-            who.org_id,
-            runs_per_day=_or(org.quotas.runs_per_day, deps.settings.quota_runs_per_day),
-            tokens_per_month=_or(org.quotas.tokens_per_month, deps.settings.quota_tokens_per_month),
-        )
-        run, created = create_run(who, body, deps.run_services, idempotency_key)
-        if created:
-            deps.limits.count_run(who.org_id)
+        run, created = deps.start_run(caller(), body, idempotency_key)
         return json_response(run, 201 if created else 200)
 
     @app.get("/v1/runs", tags=["runs"])

@@ -47,10 +47,18 @@ def tokens_counter_op(table: Table, org_id: str, tokens: int, now: datetime | No
     )
 
 
+def wall_clock() -> float:
+    """The time the limits count in (looked up on every call, so a test can hold one window still)."""
+    return time.time()
+
+
 class Limits:
-    def __init__(self, table: Table, *, clock: Any = time.time) -> None:
+    def __init__(self, table: Table, *, clock: Any = None) -> None:
         self.table = table
-        self.clock = clock
+        self._clock = clock
+
+    def clock(self) -> float:
+        return self._clock() if self._clock is not None else wall_clock()
 
     def hit(self, identity: str, bucket: str, *, limit: int, what: str) -> None:
         """Count one request against `identity`'s budget in the current minute; 429 once it is spent."""

@@ -16,5 +16,6 @@ def request_approval(deps: StepDeps, ref: StepRef, task_token: str) -> dict[str,
         deps.clients.stepfunctions.send_task_success(taskToken=task_token, output=json.dumps(step_output(ref, "end")))
         return step_output(ref, "end")
     deps.transcript.put_approval_token(ref.org_id, ref.run_id, task_token)
-    deps.runs.transition(ref.org_id, ref.run_id, "waiting_approval")
+    waiting = deps.runs.transition(ref.org_id, ref.run_id, "waiting_approval")
+    deps.events.waiting_approval(waiting)
     return step_output(ref, "waiting")

@@ -16,6 +16,7 @@ from agentlab.store.files import FileStore
 from agentlab.store.runs import RunStore
 from agentlab.store.table import Table
 from agentlab.store.transcript import TranscriptStore
+from agentlab.workflow.run_events import RunEvents
 
 
 class StepSettings(CoreSettings):
@@ -38,6 +39,7 @@ class StepDeps:
     models: Any
     sandbox: Any
     prices: PriceTable
+    events: RunEvents
 
     @classmethod
     def from_settings(cls, settings: StepSettings) -> StepDeps:
@@ -57,6 +59,7 @@ class StepDeps:
             models=ProviderRegistry(ProviderSettings()),
             sandbox=sandbox_backend(settings, table),
             prices=settings.price_table(),
+            events=RunEvents(table, settings, clients),
         )
 
 

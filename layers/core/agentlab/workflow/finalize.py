@@ -26,6 +26,7 @@ def finalize(deps: StepDeps, ref: StepRef) -> dict[str, str]:
     # Counted here, once per run that reaches the end of its workflow (record_failure counts the runs it ends).
     metrics.run_ended(run.status)
     deps.sandbox.end(ref.run_id)
+    deps.events.ended(run)
     return step_output(ref, "done")
 
 
@@ -42,7 +43,8 @@ def record_failure(deps: StepDeps, ref: StepRef, error: dict[str, Any]) -> dict[
     deps.runs.append_step(ref.org_id, ref.run_id, "error", detail={"code": name, "message": message})
     run = deps.runs.get(ref.org_id, ref.run_id)
     if run.status not in TERMINAL_STATUSES:
-        ended = deps.runs.transition(ref.org_id, ref.run_id, "failed", error={"code": name, "message": message})
-        metrics.run_ended(ended.status)
+        run = deps.runs.transition(ref.org_id, ref.run_id, "failed", error={"code": name, "message": message})
+        metrics.run_ended(run.status)
     deps.sandbox.end(ref.run_id)
+    deps.events.ended(run)
     return step_output(ref, "failed")

@@ -30,6 +30,7 @@ from agentlab.store.agents import AgentStore
 from agentlab.store.runs import RunStore
 from agentlab.store.sandbox_sessions import SandboxSessionStore
 from agentlab.workflow.executions import execution_arn
+from agentlab.workflow.run_events import RunEvents
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +70,10 @@ class Janitor:
         sessions: SandboxSessionStore,
         stepfunctions: Callable[[], Any],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        events: RunEvents | None = None,
     ) -> None:
         self.settings = settings
+        self.events = events
         self.runs = runs
         self.agents = agents
         self._ecs = ecs
@@ -129,7 +132,7 @@ class Janitor:
 
     def _fail(self, run: Run, message: str) -> bool:
         try:
-            self.runs.transition(
+            ended = self.runs.transition(
                 run.org_id, run.id, "failed", error={"code": STUCK, "message": message}, only_from=ACTIVE_STATUSES
             )
         except Conflict:
@@ -138,6 +141,8 @@ class Janitor:
         logger.warning("failed a stuck run", extra={"run_id": run.id, "org_id": run.org_id, "reason": message})
         metrics.count("RunsStuck")
         metrics.run_ended("failed")
+        if self.events is not None:
+            self.events.ended(ended)
         return True
 
     def _stop_execution(self, arn: str, cause: str) -> None:
@@ -234,4 +239,5 @@ def build_janitor(settings: JanitorSettings) -> Janitor:
         ecs=client_factory("ecs", settings.region),
         sessions=SandboxSessionStore(table),
         stepfunctions=lambda: clients.stepfunctions,
+        events=RunEvents(table, settings, clients),
     )

@@ -18,6 +18,7 @@ from agentlab.store.agents import AgentStore
 from agentlab.store.files import FileStore
 from agentlab.store.runs import RunStore, fingerprint
 from agentlab.workflow.executions import Executions
+from agentlab.workflow.run_events import RunEvents
 
 logger = Logger(service="agentlab-api")
 
@@ -30,6 +31,8 @@ class RunServices:
     executions: Executions
     default_model_ref: str
     prices: PriceTable = field(default_factory=PriceTable)
+    # What follows a run's end (schedules, webhooks, usage); None where nothing follows (unit tests of the lifecycle).
+    events: RunEvents | None = None
 
 
 def _uses_scripted_model(reasoning: list[str], default_model_ref: str) -> bool:
@@ -38,10 +41,18 @@ def _uses_scripted_model(reasoning: list[str], default_model_ref: str) -> bool:
 
 
 def create_run(
-    caller: Caller, body: RunCreate, services: RunServices, idempotency_key: str | None = None
+    caller: Caller,
+    body: RunCreate,
+    services: RunServices,
+    idempotency_key: str | None = None,
+    *,
+    agent_version: int | None = None,
 ) -> tuple[Run, bool]:
-    """Store the run `queued` and start its execution. Returns (run, created); created is False on a replay."""
+    """Store the run `queued` and start its execution. Returns (run, created); created is False on a replay.
+    Unset, `agent_version` is the agent's current version (a schedule may pin another)."""
     agent = services.agents.get(caller.org_id, body.agent_id)
+    if agent_version is not None:
+        agent = services.agents.get_version(caller.org_id, body.agent_id, agent_version)
     if body.script is not None and not _uses_scripted_model(agent.models.reasoning, services.default_model_ref):
         raise Unprocessable(
             "a script can only be given when the agent's reasoning model is 'scripted'", code="script_not_allowed"
@@ -99,6 +110,8 @@ def cancel_run(caller: Caller, run_id: str, services: RunServices) -> Run:
         logger.warning("stopping the execution failed; the next step will end it", extra={"run_id": run_id})
     # Stopping the execution means no finalize step counts this run's end, so it is counted here.
     metrics.run_ended("cancelled")
+    if services.events is not None:
+        services.events.ended(cancelled)
     return cancelled
 
 
@@ -126,6 +139,8 @@ def _start_or_fail(caller: Caller, run: Run, services: RunServices) -> None:
                 "failed",
                 error={"code": "start_failed", "message": f"the workflow could not be started: {type(exc).__name__}"},
             )
+            if services.events is not None:
+                services.events.ended(failed)
             raise AgentlabError(
                 f"run {failed.id} could not be started; it is marked failed", code="start_failed"
             ) from exc
