@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,3 +42,14 @@ def one_rate_window(monkeypatch: pytest.MonkeyPatch) -> float:
     moment = (time.time() // limits.WINDOW_S) * limits.WINDOW_S + limits.WINDOW_S / 2
     monkeypatch.setattr(limits, "wall_clock", lambda: moment)
     return moment
+
+
+@pytest.fixture
+def receiver() -> Iterator[Any]:
+    """A Standard Webhooks receiver on 127.0.0.1 (tests/webhook_receiver.py); set its secret once the endpoint is
+    created."""
+    from webhook_receiver import Receiver
+
+    receiver = Receiver().start()
+    yield receiver
+    receiver.stop()

@@ -68,3 +68,24 @@ def table_items(platform: Platform, *, bookkeeping: bool = False) -> dict[tuple[
         for key, item in items.items()
         if not key[0].startswith(BOOKKEEPING_PARTITIONS)
     }
+
+
+# An endpoint on this machine that nobody listens on: its deliveries are recorded (and would fail), never sent.
+IDLE_WEBHOOK_URL = "http://127.0.0.1:9/hooks/agentlab"
+
+
+def webhook_with_delivery(platform: Platform, admin: Any, org_id: str) -> tuple[str, str]:
+    """A webhook endpoint of `org_id`, created through the API by its admin, with one delivery in its log (an event
+    published directly, with no queue, so nothing is attempted). The API must allow loopback endpoints
+    (AGENTLAB_WEBHOOKS_ALLOW_LOOPBACK=1 before its cold start)."""
+    from agentlab.webhooks.events import event_id_for, publish
+
+    created = admin.post("/v1/webhooks", {"url": IDLE_WEBHOOK_URL, "events": ["run.failed"]})
+    assert created.status == 201, created.text
+    webhook_id = str(created.json()["id"])
+    settings = platform.settings.model_copy(update={"webhook_queue_url": ""})
+    event_id = event_id_for("walk", webhook_id)
+    publish(platform.table, settings, platform.clients, org_id, "run.failed", {"run": {"id": "walk"}}, event_id)
+    deliveries = admin.get(f"/v1/webhooks/{webhook_id}/deliveries").json()["items"]
+    assert len(deliveries) == 1, deliveries
+    return webhook_id, str(deliveries[0]["id"])

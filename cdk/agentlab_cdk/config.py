@@ -26,6 +26,23 @@ JANITOR_TIMEOUT = Duration.minutes(5)
 JANITOR_RATE = Duration.minutes(5)
 API_MEMORY_MB = 1_024
 STEP_MEMORY_MB = 1_024
+# A fire loads its schedule, checks the budgets and starts one run (with a few retries of the start).
+SCHEDULE_TRIGGER_TIMEOUT = Duration.minutes(1)
+SCHEDULE_TRIGGER_MEMORY_MB = 512
+# Scheduler invokes the trigger asynchronously: Lambda retries a failed fire (2 is its most; the run's idempotency key
+# makes a retry safe), and a fire still failing, or older than this, goes to the schedules' dead-letter queue.
+SCHEDULE_TRIGGER_RETRY_ATTEMPTS = 2
+SCHEDULE_TRIGGER_MAX_EVENT_AGE = Duration.hours(1)
+# A batch is delivered one message after another, each POST cut off after 10 s.
+WEBHOOK_DELIVERY_TIMEOUT = Duration.minutes(2)
+WEBHOOK_DELIVERY_MEMORY_MB = 512
+WEBHOOK_BATCH_SIZE = 10
+# SQS's advice for a queue that feeds a function: a visibility timeout of at least six times the function's timeout,
+# so a batch that Lambda retries is not handed to a second invocation meanwhile.
+WEBHOOK_VISIBILITY_TIMEOUT_FACTOR = 6
+# Retries are new messages sent with a delay; a message received this often crashed its handler each time.
+WEBHOOK_MAX_RECEIVE_COUNT = 5
+DEAD_LETTER_RETENTION = Duration.days(14)  # SQS's longest
 DEFAULT_BEDROCK_MODEL_IDS = ("us.anthropic.claude-sonnet-4-5-20250929-v1:0",)
 CONFIG_JSON = "config.json"
 

@@ -13,6 +13,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from agentlab_cdk.config import ARCHITECTURE, FUNCTIONS_DIR, LOG_RETENTION, RUNTIME, LayerNotBuilt
@@ -74,6 +75,7 @@ class LambdaFunctions(Construct):
         network: FunctionNetwork | None = None,
         folder: str | None = None,
         entry: str = "handler",
+        dead_letter_queue: sqs.IQueue | None = None,
     ) -> lambda_.Function:
         """The function whose handler is `entry` in functions/<folder or name>/handler.py; with a network, it runs in
         that VPC's subnets (and may manage the network interfaces Lambda makes there, nothing else of EC2)."""
@@ -107,6 +109,7 @@ class LambdaFunctions(Construct):
             vpc=network.vpc if network else None,
             vpc_subnets=ec2.SubnetSelection(subnets=list(network.subnets)) if network else None,
             security_groups=[network.security_group] if network else None,
+            dead_letter_queue=dead_letter_queue,
             environment={
                 "POWERTOOLS_SERVICE_NAME": f"agentlab-{name.replace('_', '-')}",
                 "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_NAMESPACE,

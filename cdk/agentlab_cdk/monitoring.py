@@ -11,6 +11,7 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -31,6 +32,12 @@ class MonitoringInputs:
     functions: dict[str, lambda_.Function]
     step_names: tuple[str, ...]
     alarm_email: str | None
+    # What each dead-letter queue holds (e.g. "webhooks") -> the queue; a message in one needs a person.
+    dead_letter_queues: dict[str, sqs.IQueue]
+
+
+def dead_letter_metric(queue: sqs.IQueue, label: str | None = None) -> cloudwatch.Metric:
+    return queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum", label=label)
 
 
 def app_metric(name: Metric, statistic: str = "Sum", **extra: str) -> cloudwatch.Metric:
@@ -93,7 +100,7 @@ class Monitoring(Construct):
             cloudwatch.GraphWidget(
                 title="Model tokens and cost (USD)",
                 left=[app_metric("ModelTokens")],
-                right=[app_metric("ModelCost")],
+                right=[app_metric("ModelCost"), app_metric("UsageThresholds")],
                 width=WIDTH,
             ),
             cloudwatch.GraphWidget(
@@ -133,7 +140,13 @@ class Monitoring(Construct):
             ),
         )
         machine = inputs.state_machine
+        dead_letters = sorted(inputs.dead_letter_queues.items())
         dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Dead-letter queues (messages)",
+                left=[dead_letter_metric(queue, name) for name, queue in dead_letters],
+                width=WIDTH,
+            ),
             cloudwatch.GraphWidget(
                 title="Executions",
                 left=[
@@ -144,7 +157,7 @@ class Monitoring(Construct):
                     machine.metric_aborted(period=PERIOD),
                 ],
                 width=WIDTH,
-            )
+            ),
         )
         return dashboard
 
@@ -204,6 +217,18 @@ class Monitoring(Construct):
                     self,
                     f"{construct_name(name)}ErrorsAlarm",
                     alarm_description=f"The {name} function raised errors",
+                    threshold=1,
+                    evaluation_periods=1,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+            )
+        for name, queue in sorted(inputs.dead_letter_queues.items()):
+            alarms.append(
+                dead_letter_metric(queue).create_alarm(
+                    self,
+                    f"{construct_name(name)}DeadLettersAlarm",
+                    alarm_description=f"Messages are waiting in the {name} dead-letter queue",
                     threshold=1,
                     evaluation_periods=1,
                     comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

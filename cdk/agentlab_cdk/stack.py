@@ -16,8 +16,14 @@ from agentlab_cdk.nag import acknowledge, ref, region_and_account
 from agentlab_cdk.orchestration import Orchestration, OrchestrationInputs
 from agentlab_cdk.sandbox import Sandbox
 from agentlab_cdk.schedules import Schedules, SchedulesInputs
+from agentlab_cdk.webhooks import Webhooks, WebhooksInputs
 
 MAIN_WORKFLOW = "agent_run"
+# The functions that publish webhook events: run ends (the steps that end runs, the API's cancellation, the janitor's
+# stuck runs), approvals, paused schedules and usage thresholds.
+EVENT_PUBLISHERS = ("api", "schedule_trigger", "janitor", "finalize", "record_failure", "request_approval")
+# The steps that end runs: the N-th failed run of a schedule in a row pauses it, and its Scheduler schedule with it.
+SCHEDULE_PAUSERS = ("finalize", "record_failure")
 BUCKET_DEPLOYMENT_FINDINGS = (
     "Action::s3:GetBucket*",
     "Action::s3:GetObject*",
@@ -43,6 +49,11 @@ OUTPUT_NAMES = (
     "SchedulerRoleArn",
     "AlarmTopicArn",
     "ProviderSecretArn",
+    "ScheduleTriggerFunctionName",
+    "ScheduleDeadLetterQueueUrl",
+    "WebhookQueueUrl",
+    "WebhookDeadLetterQueueUrl",
+    "WebhookDeliveryFunctionName",
 )
 
 
@@ -68,6 +79,9 @@ class AgentlabStack(Stack):
             bucket=self.data.bucket,
             table=self.data.table,
             is_prod=config.is_prod,
+        )
+        self.webhooks = Webhooks(
+            self, "Webhooks", functions=self.functions, inputs=WebhooksInputs(table=self.data.table)
         )
         self.orchestration = Orchestration(
             self,
@@ -121,8 +135,10 @@ class AgentlabStack(Stack):
                 sandbox=self.sandbox,
                 state_machine=agent_run,
                 state_machine_name=agent_run_name,
+                default_model_ref=self.orchestration.default_model_ref,
             ),
         )
+        self._connect_schedules_and_webhooks()
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -132,10 +148,26 @@ class AgentlabStack(Stack):
                 functions=dict(self.functions.functions),
                 step_names=tuple(self.orchestration.steps),
                 alarm_email=config.alarm_email,
+                dead_letter_queues={
+                    "schedules": self.schedules.dead_letter_queue,
+                    "webhooks": self.webhooks.dead_letter_queue,
+                },
             ),
         )
         self._add_outputs()
         self._acknowledge_framework_functions()
+
+    def _connect_schedules_and_webhooks(self) -> None:
+        """The API mirrors schedule records to Scheduler and manages the webhooks' secrets; the publishers send
+        events to the webhook queue."""
+        api = self.api.function
+        assert api.role is not None
+        self.schedules.connect_manager(api)
+        for name in SCHEDULE_PAUSERS:
+            self.schedules.connect_manager(self.functions.functions[name])
+        self.webhooks.grant_manage_secrets(api.role)
+        for name in EVENT_PUBLISHERS:
+            self.webhooks.connect_publisher(self.functions.functions[name])
 
     def _add_outputs(self) -> None:
         values = {
@@ -152,9 +184,20 @@ class AgentlabStack(Stack):
             ),
             "SandboxClusterArn": (self.sandbox.cluster.cluster_arn, "ECS cluster of the sandbox tasks"),
             "ScheduleGroupName": (self.schedules.group.schedule_group_name, "EventBridge Scheduler group for runs"),
-            "SchedulerRoleArn": (self.schedules.scheduler_role.role_arn, "Role schedules use to start runs"),
+            "SchedulerRoleArn": (self.schedules.scheduler_role.role_arn, "Role the schedules invoke the trigger with"),
             "AlarmTopicArn": (self.monitoring.topic.topic_arn, "SNS topic the alarms notify"),
             "ProviderSecretArn": (self.data.provider_secret.secret_arn, "Model provider credentials (JSON)"),
+            "ScheduleTriggerFunctionName": (self.schedules.trigger.function_name, "Function the schedules invoke"),
+            "ScheduleDeadLetterQueueUrl": (
+                self.schedules.dead_letter_queue.queue_url,
+                "Fires that failed: Scheduler's and the trigger's dead-letter queue",
+            ),
+            "WebhookQueueUrl": (self.webhooks.queue.queue_url, "SQS queue of webhook deliveries"),
+            "WebhookDeadLetterQueueUrl": (
+                self.webhooks.dead_letter_queue.queue_url,
+                "Webhook deliveries that used up their retries",
+            ),
+            "WebhookDeliveryFunctionName": (self.webhooks.delivery.function_name, "Function that delivers webhooks"),
         }
         assert tuple(values) == OUTPUT_NAMES
         for name, (value, description) in values.items():

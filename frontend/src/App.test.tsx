@@ -68,6 +68,13 @@ describe("role-aware navigation", () => {
     expect(within(nav).getByRole("link", { name: "New run" })).toBeTruthy();
   });
 
+  it("everyone who can read them sees schedules and usage", async () => {
+    renderWithApi(<App />, withData(new FakeApi("viewer")), { gate: false });
+    const nav = await screen.findByRole("navigation", { name: "Main" });
+    expect(within(nav).getByRole("link", { name: "Schedules" }).getAttribute("href")).toBe("/schedules");
+    expect(within(nav).getByRole("link", { name: "Usage" }).getAttribute("href")).toBe("/usage");
+  });
+
   it("follows the actions list, not the role name", async () => {
     const me = { ...meFor("viewer"), actions: [...meFor("viewer").actions, "providers.read"] };
     const fake = withData(new FakeApi(null)).on("GET /v1/me", { body: me });

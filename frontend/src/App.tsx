@@ -7,8 +7,12 @@ import { AgentsPage } from "./pages/AgentsPage";
 import { NewRunPage } from "./pages/NewRunPage";
 import { RunPage } from "./pages/RunPage";
 import { RunsPage } from "./pages/RunsPage";
+import { ScheduleEditor } from "./pages/ScheduleEditor";
+import { SchedulePage } from "./pages/SchedulePage";
+import { SchedulesPage } from "./pages/SchedulesPage";
 import { SettingsPage } from "./pages/SettingsPage";
 import { SignIn } from "./pages/SignIn";
+import { UsagePage } from "./pages/UsagePage";
 
 function Shell() {
   const { me, can, signOut, config } = useAuth();
@@ -36,6 +40,8 @@ function Shell() {
           </NavLink>
           {can("runs.create") && <NavLink to="/runs/new">New run</NavLink>}
           <NavLink to="/agents">Agents</NavLink>
+          {can("schedules.read") && <NavLink to="/schedules">Schedules</NavLink>}
+          {can("usage.read") && <NavLink to="/usage">Usage</NavLink>}
           {settings && <NavLink to="/settings">Settings</NavLink>}
         </nav>
         <div className="who">
@@ -56,6 +62,11 @@ function Shell() {
           <Route path="/agents" element={<AgentsPage />} />
           <Route path="/agents/new" element={<AgentEditor />} />
           <Route path="/agents/:agentId" element={<AgentEditor />} />
+          <Route path="/schedules" element={<SchedulesPage />} />
+          <Route path="/schedules/new" element={<ScheduleEditor />} />
+          <Route path="/schedules/:scheduleId" element={<SchedulePage />} />
+          <Route path="/schedules/:scheduleId/edit" element={<ScheduleEditor />} />
+          <Route path="/usage" element={<UsagePage />} />
           <Route path="/settings/*" element={<SettingsPage />} />
           <Route path="*" element={<Empty>There is no page here.</Empty>} />
         </Routes>

@@ -409,6 +409,45 @@ def test_a_viewer_cannot_start_runs(page: Page, stack: LocalStackProcess, api: h
     expect(page.get_by_role("button", name="Start run")).to_have_count(0)
 
 
+def test_a_schedule_made_in_the_dashboard_runs_now_and_its_run_shows_on_the_usage_page(
+    page: Page, stack: LocalStackProcess, api: httpx.Client
+) -> None:
+    agent = scripted_agent(api, "e2e-scripted")
+    sign_in(page, stack, ADMIN)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Schedules").click()
+    page.get_by_role("link", name="New schedule").first.click()
+
+    # The expression is described, with its next fire times, as it is typed
+    page.get_by_label("Name", exact=True).fill("dashboard digest")
+    page.get_by_label("Expression").fill("rate(2 hours)")
+    expect(page.locator(".preview")).to_contain_text("every 2 hours")
+    expect(page.get_by_role("list", name="Next fires").get_by_role("listitem")).to_have_count(5)
+    page.get_by_role("combobox", name="Agent").select_option(agent["id"])
+    page.get_by_label("Prompt", exact=True).fill("summarise the day")
+    page.get_by_role("button", name="Create schedule").click()
+
+    expect(page.get_by_role("heading", name="dashboard digest")).to_be_visible()
+    schedule_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Run now").click()
+    fire = page.get_by_role("table", name=re.compile("fire", re.IGNORECASE)).get_by_role("row").nth(1)
+    expect(fire).to_contain_text("started")
+    run_id = fire.get_by_role("link").inner_text()
+    run = wait_for(api, run_id, TERMINAL)
+    assert run["schedule_id"] == schedule_id and run["status"] == "succeeded"
+
+    # The usage page counts the run and draws its pictures
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Usage").click()
+    expect(page.get_by_role("heading", name="Usage and cost")).to_be_visible()
+    totals = page.get_by_role("list", name="Totals")
+    expect(totals).to_contain_text("succeeded")
+    expect(page.get_by_role("table", name="Cost by component")).to_contain_text("Sandbox")
+    for chart in ("Cost per day by component", "Tokens by model", "Runs by status"):
+        expect(page.get_by_role("img", name=re.compile(f"^{chart}"))).to_be_visible()
+    usage = api.get("/v1/usage", params={"group_by": "schedule"}).json()
+    assert schedule_id in [group["key"] for group in usage["groups"]]
+
+
 def test_an_admin_creates_an_api_key_once_and_revokes_it(page: Page, stack: LocalStackProcess) -> None:
     sign_in(page, stack, ADMIN)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()

@@ -82,3 +82,25 @@ class Synthesized:
         child = construct if isinstance(construct, CfnResource) else construct.node.default_child
         stack = Stack.of(child)
         return str(stack.resolve(stack.get_logical_id(child)))
+
+
+def queue_tls_policies(synth: Any, queue: Any) -> tuple[list[Any], list[Any]]:
+    """The queue's policies as synthesized, beside the one every queue must have: plain http refused."""
+    queue_id = synth.logical_id(queue)
+    found = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in synth.of_type("AWS::SQS::QueuePolicy").values()
+        if p["Properties"]["Queues"] == [{"Ref": queue_id}]
+    ]
+    expected = [
+        [
+            {
+                "Action": "sqs:*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Resource": {"Fn::GetAtt": [queue_id, "Arn"]},
+            }
+        ]
+    ]
+    return found, expected

@@ -59,3 +59,30 @@ def test_server_error_alarm_is_a_rate(synth: Synthesized) -> None:
     )
     expression = next(m["Expression"] for m in alarm["Metrics"] if "Expression" in m)
     assert "100 * errors / requests" in expression
+
+
+def test_a_message_in_either_dead_letter_queue_raises_an_alarm(synth: Synthesized) -> None:
+    stack = synth.stack
+    topic = synth.logical_id(stack.monitoring.topic)
+    alarmed = {}
+    for alarm in synth.of_type("AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        if props.get("MetricName") != "ApproximateNumberOfMessagesVisible":
+            continue
+        assert props["Namespace"] == "AWS/SQS"
+        assert props["Statistic"] == "Maximum"
+        assert props["Threshold"] == 1
+        assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert props["AlarmActions"] == [{"Ref": topic}]
+        [dimension] = props["Dimensions"]
+        alarmed[dimension["Value"]["Fn::GetAtt"][0]] = dimension["Name"]
+    queues = (stack.schedules.dead_letter_queue, stack.webhooks.dead_letter_queue)
+    assert alarmed == {synth.logical_id(queue): "QueueName" for queue in queues}
+
+
+def test_dashboard_graphs_the_dead_letter_queues(synth: Synthesized) -> None:
+    [widget] = [w for w in dashboard_widgets(synth) if w["properties"]["title"] == "Dead-letter queues (messages)"]  # type: ignore[index]
+    text = json.dumps(widget)
+    assert "ApproximateNumberOfMessagesVisible" in text
+    for label in ("schedules", "webhooks"):
+        assert f'"label": "{label}"' in text, label

@@ -145,7 +145,8 @@ def test_kernel_steps_run_tasks_and_the_others_only_stop_them(synth: Synthesized
         if name in ("execute", "check_goal"):
             assert run <= ecs_actions, name
         elif name in ("finalize", "record_failure"):
-            assert ecs_actions == {"ecs:DescribeTasks", "ecs:StopTask", "ecs:ListTasks"}, name
+            # They also pass the schedules' role to Scheduler when a run's end pauses its schedule.
+            assert ecs_actions == {"ecs:DescribeTasks", "ecs:StopTask", "ecs:ListTasks", "iam:PassRole"}, name
         else:
             assert not ecs_actions, name
     passed = {
@@ -156,7 +157,8 @@ def test_kernel_steps_run_tasks_and_the_others_only_stop_them(synth: Synthesized
         for r in as_list(s["Resource"])
     }
     execution_role = synth.logical_id(synth.stack.sandbox.task_definition.execution_role)
-    assert passed == {f"<{execution_role}.Arn>"}, "the task has no task role to pass"
+    scheduler_role = synth.logical_id(synth.stack.schedules.scheduler_role)
+    assert passed == {f"<{execution_role}.Arn>", f"<{scheduler_role}.Arn>"}, "the task has no task role to pass"
 
 
 def test_no_function_reaches_a_sandbox_exchange_in_the_bucket(synth: Synthesized) -> None:

@@ -29,7 +29,7 @@ from apiclient import ApiResponse, EventClient
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 from moto_platform import Platform
 from rfc3339_validator import validate_rfc3339
-from run_checks import BOOKKEEPING_ATTRIBUTES, BOOKKEEPING_PARTITIONS, error_of
+from run_checks import BOOKKEEPING_ATTRIBUTES, BOOKKEEPING_PARTITIONS, IDLE_WEBHOOK_URL, error_of, webhook_with_delivery
 
 from agentlab.api.app import create_app
 from agentlab.api.deps import ApiDeps, ApiSettings
@@ -415,6 +415,23 @@ class World:
             "OrgCreate": lambda: {"name": f"probe org {n}", "quotas": {"runs_per_day": 5, "tokens_per_month": 10}},
             "Login": lambda: {"email": f"probe{n}@example.com", "password": PASSWORD},
             "Refresh": lambda: {"refresh_token": "not-a-refresh-token"},
+            "ScheduleCreate": lambda: {
+                "name": f"probe-{n}",
+                "agent_id": self.ids["agent_id"],
+                "prompt": "go",
+                "expression": "rate(1 hour)",
+            },
+            "ScheduleUpdate": lambda: {"name": f"probe-{n}", "expected_revision": None},
+            "SchedulePause": lambda: {"reason": "probe"},
+            "SchedulePreview": lambda: {"expression": "rate(1 hour)", "timezone": "UTC"},
+            "UsageBudgetUpdate": lambda: {"monthly_usd": 25.0},
+            "WebhookCreate": lambda: {"url": IDLE_WEBHOOK_URL, "events": ["run.succeeded"], "description": "probe"},
+            "WebhookUpdate": lambda: {
+                "url": IDLE_WEBHOOK_URL,
+                "events": ["run.failed"],
+                "description": "probe",
+                "enabled": True,
+            },
         }
         if schema_name in bases:
             return bases[schema_name]()
@@ -449,6 +466,7 @@ def world(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> World:
     monkeypatch.setattr(Executions, "start", lambda self, org_id, run_id: f"arn:aws:states:::execution:{run_id}")
     monkeypatch.setattr(Executions, "stop", lambda self, run_id, *, cause: None)
     monkeypatch.setenv("AGENTLAB_RATE_LIMIT_LOGINS_PER_MINUTE", "100000")
+    monkeypatch.setenv("AGENTLAB_WEBHOOKS_ALLOW_LOOPBACK", "1")
     org = platform.orgs.create_org("contract")
     _, key = platform.orgs.create_api_key(org.id, name="probe", role="admin", platform_admin=True)
     api = platform.api(key)
@@ -471,6 +489,12 @@ def world(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> World:
         "member_id": member.json()["id"],
         "org_id": org.id,
     }
+    schedule = api.post(
+        "/v1/schedules", {"name": "subject", "agent_id": ids["agent_id"], "prompt": "go", "expression": "rate(1 hour)"}
+    )
+    assert schedule.status == 201, schedule.text
+    ids["schedule_id"] = schedule.json()["id"]
+    ids["webhook_id"], ids["delivery_id"] = webhook_with_delivery(platform, api, org.id)
     return World(platform, api, document, ids)
 
 

@@ -15,7 +15,7 @@ from apiclient import ApiResponse, EventClient
 from jsonschema import Draft202012Validator
 from moto_platform import Platform
 from openapi_spec_validator import validate
-from run_checks import wait_for
+from run_checks import IDLE_WEBHOOK_URL, wait_for, webhook_with_delivery
 
 from agentlab.api.openapi import OPERATIONS
 from agentlab.api.permissions import PLATFORM_ACTIONS, PUBLIC, ROLE_ACTIONS, ROUTES
@@ -89,6 +89,12 @@ def body_schema(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, A
         if "$ref" in option:
             return resolve(document, option)
     return schema
+
+
+@pytest.fixture(autouse=True)
+def loopback_webhooks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Webhook endpoints on this machine are allowed, as on the local stack (read by the API at its cold start)."""
+    monkeypatch.setenv("AGENTLAB_WEBHOOKS_ALLOW_LOOPBACK", "1")
 
 
 @pytest.fixture
@@ -350,6 +356,9 @@ class World:
         self.tokens = platform.login("person@walk.example.com", PASSWORD)
         spare_key = created("/v1/api-keys", {"name": "spare", "role": "viewer"})["id"]
         doomed = created("/v1/orgs", {"name": "doomed"})["org"]["id"]
+        schedule_body = {"name": "walk", "agent_id": agent, "prompt": "go", "expression": "rate(1 hour)"}
+        schedule = created("/v1/schedules", schedule_body)["id"]
+        spare_schedule = created("/v1/schedules", {**schedule_body, "name": "spare"})["id"]
         self.ids = {
             "agent_id": agent,
             "run_id": run,
@@ -357,9 +366,13 @@ class World:
             "member_id": member,
             "key_id": spare_key,
             "org_id": org.id,
+            "schedule_id": schedule,
         }
         # Deletions take objects of their own, so the routes after them still find theirs.
         self.deleted = {"agent_id": spare_agent, "member_id": spare_member, "key_id": spare_key, "org_id": doomed}
+        self.deleted["schedule_id"] = spare_schedule
+        self.ids["webhook_id"], self.ids["delivery_id"] = webhook_with_delivery(platform, admin, org.id)
+        self.deleted["webhook_id"], _ = webhook_with_delivery(platform, admin, org.id)
 
     def path(self, method: str, template: str, ids: dict[str, str] | None = None) -> str:
         if ids is not None:
@@ -386,6 +399,18 @@ class World:
             ("PATCH", "/v1/members/{member_id}"): {"role": "operator"},
             ("POST", "/v1/api-keys"): {"name": "fresh", "role": "viewer"},
             ("POST", "/v1/orgs"): {"name": "fresh-org"},
+            ("POST", "/v1/schedules"): {
+                "name": "fresh",
+                "agent_id": self.ids["agent_id"],
+                "prompt": "go",
+                "expression": "cron(0 9 * * ? *)",
+            },
+            ("PATCH", "/v1/schedules/{schedule_id}"): {"name": "walked"},
+            ("POST", "/v1/schedules/{schedule_id}/pause"): {"reason": "walked"},
+            ("POST", "/v1/schedules/preview"): {"expression": "rate(1 hour)", "timezone": "UTC"},
+            ("POST", "/v1/webhooks"): {"url": IDLE_WEBHOOK_URL, "events": ["run.succeeded"]},
+            ("PATCH", "/v1/webhooks/{webhook_id}"): {"description": "walked"},
+            ("PUT", "/v1/usage/budget"): {"monthly_usd": 25.0},
         }.get((method, template))
 
     def valid_params(self, method: str, template: str) -> dict[str, Any] | None:
@@ -415,6 +440,14 @@ class World:
         if found["cursor"]:
             probes.append(probe("a made-up cursor", self.admin, 400, params={**(params or {}), "cursor": "bogus"}))
             probes.append(probe("a limit out of range", self.admin, 422, params={**(params or {}), "limit": 0}))
+        constrained = [
+            p["name"]
+            for p in operation.get("parameters", [])
+            if p["in"] == "query" and p["name"] not in {"cursor", "limit"} and {"enum", "pattern"} & set(p["schema"])
+        ]
+        if constrained and not found["cursor"] and not found["path_ids"]:
+            bad = {**(params or {}), constrained[0]: "not a valid value!"}
+            probes.append(probe(f"a {constrained[0]} outside its schema", self.admin, 422, params=bad))
         if found["body"]:
             probes.append(probe("a body that is not JSON", self.admin, 400, body=None, raw="{"))
             probes.append(probe("a body with an unknown field", self.admin, 422, body={"no_such_field": 1}))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from apiclient import ApiResponse, EventClient
 from moto_platform import Platform
-from run_checks import error_of, wait_for
+from run_checks import IDLE_WEBHOOK_URL, error_of, wait_for, webhook_with_delivery
 
 from agentlab.api.permissions import PUBLIC, ROLE_ACTIONS, ROUTES
 
@@ -48,6 +48,9 @@ class Tenant:
         self.file_id = created["file"]["id"]
         self.member_id = platform.new_user(self.admin, f"person@{name}.example.com", "viewer")["id"]
         self.key_id = self.admin.post("/v1/api-keys", {"name": "spare", "role": "viewer"}).json()["id"]
+        schedule = {"name": "digest", "agent_id": self.agent_id, "prompt": "go", "expression": "rate(1 hour)"}
+        self.schedule_id = self.admin.post("/v1/schedules", schedule).json()["id"]
+        self.webhook_id, self.delivery_id = webhook_with_delivery(platform, self.admin, self.org_id)
         self.org_name = name
 
     def ids(self) -> dict[str, str]:
@@ -58,6 +61,9 @@ class Tenant:
             "member_id": self.member_id,
             "key_id": self.key_id,
             "org_id": self.org_id,
+            "schedule_id": self.schedule_id,
+            "webhook_id": self.webhook_id,
+            "delivery_id": self.delivery_id,
         }
 
 
@@ -76,6 +82,17 @@ def valid_body(method: str, template: str, tenant: Tenant) -> dict[str, Any] | N
         ("POST", "/v1/runs/{run_id}/reject"): {"comment": "no"},
         ("POST", "/v1/auth/login"): {"email": "a@example.com", "password": "x"},
         ("POST", "/v1/auth/refresh"): {"refresh_token": "x"},
+        ("POST", "/v1/schedules"): {
+            "name": "intruder",
+            "agent_id": tenant.agent_id,
+            "prompt": "go",
+            "expression": "rate(1 hour)",
+        },
+        ("PATCH", "/v1/schedules/{schedule_id}"): {"name": "changed by an intruder"},
+        ("POST", "/v1/schedules/preview"): {"expression": "rate(1 hour)"},
+        ("POST", "/v1/webhooks"): {"url": IDLE_WEBHOOK_URL, "events": ["run.succeeded"]},
+        ("PATCH", "/v1/webhooks/{webhook_id}"): {"description": "changed by an intruder"},
+        ("PUT", "/v1/usage/budget"): {"monthly_usd": 1.0},
     }
     return bodies.get((method, template))
 
@@ -84,6 +101,12 @@ def call(client: EventClient, method: str, template: str, tenant: Tenant) -> Api
     path = re.sub(r"\{(\w+)\}", lambda m: tenant.ids()[m.group(1)], template)
     params = {"confirm": tenant.org_name} if template == "/v1/orgs/{org_id}" else None
     return client.request(method, path, valid_body(method, template, tenant), params=params)
+
+
+@pytest.fixture(autouse=True)
+def loopback_webhooks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Webhook endpoints on this machine are allowed, as on the local stack (read by the API at its cold start)."""
+    monkeypatch.setenv("AGENTLAB_WEBHOOKS_ALLOW_LOOPBACK", "1")
 
 
 @pytest.fixture
@@ -135,7 +158,7 @@ def test_every_route_with_another_orgs_id_answers_404_and_lists_show_nothing_of_
         if "{" in template:
             error_of(response, 404)
             seen += 1
-        elif (method, template) == ("POST", "/v1/runs"):
+        elif (method, template) in {("POST", "/v1/runs"), ("POST", "/v1/schedules")}:
             error_of(response, 404)  # acme's agent, named in the body, does not exist for globex
         elif template == "/v1/audit":
             # The intruder's own trail records the ids it sent; it holds nothing of acme's own records.

@@ -9,18 +9,17 @@ import stat
 import sys
 import types
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cli_harness import CliResult, FakeApi, error_response, ok
 from pydantic import SecretStr
 
 from agentlab.cli.config import CliEnvironment, resolve_config
 from agentlab.cli.env_vars import parse_env_assignment
 from agentlab.cli.errors import EXIT_API_ERROR, EXIT_AUTH, EXIT_CONNECTION, EXIT_OK, EXIT_USAGE
-from agentlab.cli.main import Runtime, main
 from agentlab.cli.steps import format_step
 
 AGENT_ID = "01J0AGENT00000000000000000"
@@ -28,84 +27,12 @@ RUN_ID = "01J0RUN0000000000000000000"
 FILE_ID = "01J0F1LE000000000000000000"
 UPLOAD_URL = "https://uploads.example.test/bucket"
 
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-@dataclass
-class FakeApi:
-    """Answers requests from a table of (method, path) routes and remembers every request it saw."""
-
-    routes: dict[tuple[str, str], Handler | list[Handler]] = field(default_factory=dict)
-    requests: list[httpx.Request] = field(default_factory=list)
-
-    def on(self, method: str, path: str, *answers: Handler | httpx.Response) -> None:
-        handlers = [answer if callable(answer) else _fixed(answer) for answer in answers]
-        self.routes[(method, path)] = handlers if len(handlers) > 1 else handlers[0]
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        route = self.routes.get((request.method, request.url.path))
-        if route is None:
-            return error_response(404, "not_found", f"no route {request.method} {request.url.path}")
-        if isinstance(route, list):
-            # Successive answers for polling; the last one repeats.
-            return route.pop(0)(request) if len(route) > 1 else route[0](request)
-        return route(request)
-
-    def paths(self) -> list[str]:
-        return [f"{request.method} {request.url.path}" for request in self.requests]
-
-
-def _fixed(response: httpx.Response) -> Handler:
-    return lambda _request: httpx.Response(response.status_code, content=response.content, headers=response.headers)
-
-
-def ok(payload: Any, status: int = 200) -> httpx.Response:
-    return httpx.Response(status, json=payload)
-
-
-def error_response(status: int, code: str, message: str, request_id: str = "req-1") -> httpx.Response:
-    return httpx.Response(status, json={"error": {"code": code, "message": message, "request_id": request_id}})
-
-
-@dataclass
-class CliResult:
-    exit_code: int
-    stdout: str
-    stderr: str
+pytestmark = pytest.mark.usefixtures("isolated_environment")
 
 
 class TerminalStream(io.StringIO):
     def isatty(self) -> bool:
         return True
-
-
-@pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("AGENTLAB_URL", "AGENTLAB_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    (tmp_path / "cwd").mkdir()
-    (tmp_path / "home").mkdir()
-
-
-@pytest.fixture
-def cli(tmp_path: Path) -> Callable[..., CliResult]:
-    def run(argv: list[str], api: FakeApi | None = None, *, stderr: io.StringIO | None = None) -> CliResult:
-        transport = httpx.MockTransport(api or FakeApi())
-        out, err = io.StringIO(), stderr or io.StringIO()
-        runtime = Runtime(
-            client_factory=lambda config: httpx.Client(base_url=config.url, transport=transport),
-            sleep=lambda _seconds: None,
-            stdout=out,
-            stderr=err,
-            home=tmp_path / "home",
-            cwd=tmp_path / "cwd",
-        )
-        return CliResult(main(argv, runtime), out.getvalue(), err.getvalue())
-
-    return run
 
 
 def agent(name: str = "analyst") -> dict[str, Any]:

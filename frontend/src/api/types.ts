@@ -98,6 +98,10 @@ export interface Run {
   isolation: string | null;
   created_by: string;
   revision: number;
+  /** The schedule that started the run, if one did. */
+  schedule_id?: string | null;
+  /** The run's cost by component (USD), once it ended; `usage.cost_usd` is the model's part. */
+  cost?: CostBreakdown | null;
   step_count: number;
 }
 
@@ -262,4 +266,120 @@ export interface Provider {
 export interface Deleted {
   id: string;
   deleted: boolean;
+}
+
+// Schedules (models/schedule.py).
+
+export type ScheduleStatus = "active" | "paused" | "disabled";
+export type FireOutcome = "started" | "skipped";
+export type FireReason = "paused" | "disabled" | "daily_budget" | "org_quota" | "missed" | "duplicate";
+/** How many failed runs in a row pause a schedule unless it says otherwise (models/schedule.py). */
+export const DEFAULT_AUTO_PAUSE_AFTER = 3;
+
+/** Limits per calendar day in the schedule's timezone; a fire beyond them is skipped. Unset: no limit. */
+export interface DailyBudget {
+  max_runs?: number | null;
+  max_cost_usd?: number | null;
+  max_sandbox_minutes?: number | null;
+}
+
+export interface ScheduleSpec {
+  name: string;
+  agent_id: string;
+  /** Unset: each fire runs the agent's latest version. */
+  agent_version?: number | null;
+  prompt: string;
+  file_ids: string[];
+  env: Record<string, EnvVar>;
+  goal: Goal | null;
+  /** Per run. */
+  budget: Budget;
+  expression: string;
+  timezone: string;
+  enabled: boolean;
+  daily_budget: DailyBudget;
+  auto_pause_after: number;
+}
+
+export type ScheduleCreate = Partial<ScheduleSpec> & Pick<ScheduleSpec, "name" | "agent_id" | "prompt" | "expression">;
+
+/** A partial update: a field left out keeps its value; null is refused. */
+export type ScheduleUpdate = Partial<ScheduleSpec> & { expected_revision?: number };
+
+export interface Schedule extends ScheduleSpec {
+  id: string;
+  org_id: string;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  revision: number;
+  status: ScheduleStatus;
+  paused_reason: string | null;
+  consecutive_failures: number;
+  last_fire_at: string | null;
+  /** The next five fire times (RFC 3339). */
+  next_fires: string[];
+  /** The expression in words. */
+  description: string;
+}
+
+export interface ScheduleFire {
+  schedule_id: string;
+  scheduled_time: string;
+  recorded_at: string;
+  outcome: FireOutcome;
+  reason: FireReason | null;
+  run_id: string | null;
+}
+
+export interface SchedulePreview {
+  description: string;
+  next_fires: string[];
+}
+
+// Usage and cost (GET /v1/usage).
+
+export type UsageGroupBy = "day" | "agent" | "model" | "schedule" | "user";
+export const USAGE_GROUP_BYS: UsageGroupBy[] = ["day", "agent", "model", "schedule", "user"];
+export type CostComponent = "model" | "sandbox" | "orchestration" | "lambda" | "storage";
+export const COST_COMPONENTS: CostComponent[] = ["model", "sandbox", "orchestration", "lambda", "storage"];
+export type CostBreakdown = Record<CostComponent | "total", number>;
+export type UsageRunStatus = "succeeded" | "failed" | "cancelled" | "budget_exceeded";
+export const USAGE_RUN_STATUSES: UsageRunStatus[] = ["succeeded", "failed", "cancelled", "budget_exceeded"];
+/** The shares of the monthly budget at which alerts go out. */
+export const BUDGET_ALERT_PERCENTS = [50, 80, 100];
+
+export interface UsageFigures {
+  input_tokens: number;
+  output_tokens: number;
+  cost: CostBreakdown;
+  /** False once a model without a price took part: the model cost then counts only the priced calls. */
+  cost_known: boolean;
+  runs: Record<UsageRunStatus, number>;
+  sandbox_seconds: number;
+  state_transitions: number;
+}
+
+export interface UsageGroup extends UsageFigures {
+  key: string;
+  label: string;
+}
+
+export interface MonthlyBudget {
+  monthly_usd: number | null;
+  /** YYYY-MM */
+  month: string;
+  spent_usd: number;
+  /** The percentages whose alerts went out this month. */
+  alerts_sent: number[];
+}
+
+export interface UsageReport {
+  from: string;
+  to: string;
+  group_by: UsageGroupBy;
+  currency: "USD";
+  total: UsageFigures;
+  groups: UsageGroup[];
+  budget: MonthlyBudget;
 }

@@ -76,6 +76,27 @@ describe("run page", () => {
     expect(within(last).getByText("Cost", { selector: "dt" }).nextElementSibling?.textContent).toMatch(/^unknown \(unpriced model\)/);
   });
 
+  it("shows an ended run's cost by component and the schedule that started it", async () => {
+    const cost = { model: 0.012, sandbox: 0.0004, orchestration: 0.0005, lambda: 0.0002, storage: 0.00001, total: 0.01311 };
+    const usage = { steps: 2, input_tokens: 900, output_tokens: 80, cost_usd: 0.012, cost_known: true, sandbox_s: 12 };
+    const fake = serve(new FakeApi("viewer"), () => run({ status: "succeeded", usage, cost, schedule_id: "01SCHED0000000000000000000" }), () => []);
+    page(fake);
+    const breakdown = await screen.findByRole("list", { name: "Cost by component" });
+    const items = within(breakdown).getAllByRole("listitem").map((item) => item.textContent);
+    expect(items).toHaveLength(6);
+    expect(items[0]).toMatch(/^Model /);
+    expect(items[1]).toMatch(/^Sandbox /);
+    expect(items[5]).toMatch(/^Total /);
+    expect(screen.getByRole("link", { name: "01SCHED0000000000000000000" }).getAttribute("href")).toBe("/schedules/01SCHED0000000000000000000");
+  });
+
+  it("shows no breakdown before the run has ended", async () => {
+    const fake = serve(new FakeApi("viewer"), () => run({ status: "running" }), () => []);
+    page(fake);
+    await screen.findByText("Cost", { selector: ".summary dt" });
+    expect(screen.queryByRole("list", { name: "Cost by component" })).toBeNull();
+  });
+
   it("shows new steps as they arrive, asking only for steps after the last one seen", async () => {
     let status = "running";
     let shown = 1;

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import type { Agent, Artifact, Page, Run, RunCreate, Step } from "../api/types";
-import { TERMINAL_STATUSES } from "../api/types";
+import { COST_COMPONENTS, TERMINAL_STATUSES } from "../api/types";
 import { useApi, useAuth } from "../auth/AuthContext";
 import { Previewed } from "../components/FullOutput";
 import { Cost } from "../components/Cost";
@@ -9,6 +9,7 @@ import { ErrorNotice, Loading } from "../components/States";
 import { ScriptedLabel, StatusBadge } from "../components/StatusBadge";
 import { ArtifactView, StepView } from "../components/StepView";
 import { formatDuration, formatTime, runDuration } from "../lib/format";
+import { COMPONENT_LABELS } from "../lib/usageCharts";
 import { nextDelay } from "../lib/useResource";
 
 export const STEPS_POLL_MS = 1000;
@@ -241,8 +242,33 @@ export function RunPage() {
         <dd>
           <Cost usd={run.usage.cost_usd} known={run.usage.cost_known} />
         </dd>
+        {run.cost && (
+          <>
+            <dt>Cost by component</dt>
+            <dd>
+              <ul className="inline-list" aria-label="Cost by component">
+                {COST_COMPONENTS.map((component) => (
+                  <li key={component}>
+                    {COMPONENT_LABELS[component]} <Cost usd={run.cost?.[component] ?? 0} known={component !== "model" || run.usage.cost_known} />
+                  </li>
+                ))}
+                <li>
+                  Total <Cost usd={run.cost.total} known={run.usage.cost_known} />
+                </li>
+              </ul>
+            </dd>
+          </>
+        )}
         <dt>Sandbox</dt>
         <dd>{run.usage.sandbox_s.toFixed(1)} s</dd>
+        {run.schedule_id && (
+          <>
+            <dt>Schedule</dt>
+            <dd>
+              <Link to={`/schedules/${run.schedule_id}`}>{run.schedule_id}</Link>
+            </dd>
+          </>
+        )}
         {run.isolation && (
           <>
             <dt>Isolation</dt>

@@ -58,3 +58,15 @@ class AwsClients:
     @property
     def cognito(self) -> Any:
         return self._client("cognito-idp")
+
+    @property
+    def scheduler(self) -> Any:
+        return self._client("scheduler")
+
+    @property
+    def sqs(self) -> Any:
+        return self._client("sqs")
+
+    @property
+    def secretsmanager(self) -> Any:
+        return self._client("secretsmanager")

@@ -33,6 +33,7 @@ Metric = Literal[
     "SandboxSeconds",
     "SandboxFailures",
     "SandboxTasksStopped",
+    "UsageThresholds",
 ]
 Unit = Literal["Count", "Milliseconds", "Seconds", "None"]
 
@@ -56,7 +57,10 @@ UNITS: dict[Metric, Unit] = {
     "SandboxSeconds": "Seconds",
     "SandboxFailures": "Count",
     "SandboxTasksStopped": "Count",
+    "UsageThresholds": "Count",
 }
+# The dimension of UsageThresholds: the percent of the monthly budget an org's spend reached.
+PERCENT_DIMENSION = "percent"
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,11 @@ def model_usage(input_tokens: int, output_tokens: int, cost_usd: float) -> None:
         record("ModelTokens", input_tokens + output_tokens)
     if cost_usd:
         record("ModelCost", cost_usd)
+
+
+def usage_threshold(percent: int) -> None:
+    """Count an org's monthly spend reaching `percent` of its budget (each threshold once a month)."""
+    record("UsageThresholds", 1, **{PERCENT_DIMENSION: str(percent)})
 
 
 def step_latency(step: str, milliseconds: float) -> None:

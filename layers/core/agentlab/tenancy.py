@@ -10,6 +10,7 @@ from agentlab.aws import AwsClients
 from agentlab.identity.cognito import Directory
 from agentlab.models import TERMINAL_STATUSES, Org, utc_now
 from agentlab.store.sandbox_sessions import SESSION_SK, session_pk
+from agentlab.store.schedules import FIRES_PK, INDEX_PK, INDEX_SK
 from agentlab.store.table import Table, entity_fields
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,15 @@ def org_items(table: Table, org_id: str) -> list[dict[str, Any]]:
                 items.append(sandbox_session)
         elif entity == "agent":
             items.extend(table.iterate(partition=("PK", f"ORG#{org_id}#AGENT#{item['id']}")))
+        elif entity == "schedule":
+            # Its fires and counted outcomes, and its entry in the cross-org schedule index.
+            schedule_id = str(item["id"])
+            items.extend(table.iterate(partition=("PK", FIRES_PK.format(org_id=org_id, schedule_id=schedule_id))))
+            index_entry = table.get(INDEX_PK, INDEX_SK.format(org_id=org_id, schedule_id=schedule_id))
+            if index_entry is not None:
+                items.append(index_entry)
+        elif entity == "webhook":
+            items.extend(table.iterate(partition=("PK", f"ORG#{org_id}#WEBHOOK#{item['id']}")))
         elif entity == "member":
             items.extend(
                 pointer
@@ -95,6 +105,10 @@ def delete_org(
     if directory is not None:
         for member in (item for item in items if item.get("entity") == "member"):
             directory.delete_user(str(member["email"]))
+    from agentlab.store.webhooks import delete_secret
+
+    for webhook in (item for item in items if item.get("entity") == "webhook"):
+        delete_secret(clients, org_id, str(webhook["id"]))
     removed_objects = 0
     prefixes = [f"orgs/{org_id}/"]
     s3 = clients.s3

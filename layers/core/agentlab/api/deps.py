@@ -89,7 +89,13 @@ class ApiDeps:
         )
 
     def start_run(
-        self, caller: Caller, body: RunCreate, idempotency_key: str | None = None, *, agent_version: int | None = None
+        self,
+        caller: Caller,
+        body: RunCreate,
+        idempotency_key: str | None = None,
+        *,
+        agent_version: int | None = None,
+        schedule_id: str | None = None,
     ) -> tuple[Run, bool]:
         """Start a run within the org's quotas and count it. Returns (run, created); created is False on a replay."""
         org = self.orgs.require_org(caller.org_id)
@@ -101,7 +107,9 @@ class ApiDeps:
                 settings.quota_tokens_per_month if quotas.tokens_per_month is None else quotas.tokens_per_month
             ),
         )
-        run, created = create_run(caller, body, self.run_services, idempotency_key, agent_version=agent_version)
+        run, created = create_run(
+            caller, body, self.run_services, idempotency_key, agent_version=agent_version, schedule_id=schedule_id
+        )
         if created:
             self.limits.count_run(caller.org_id)
         return run, created

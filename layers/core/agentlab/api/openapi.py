@@ -796,6 +796,8 @@ def _add_links(document: dict[str, Any]) -> None:
             if not target_path.startswith(prefix):
                 continue
             parameter = target_path[len(prefix) :].split("}", 1)[0]
+            if target_path.count("{") > path.count("{") + 1:
+                continue  # a route under another object of its own (a webhook's delivery): not reached from here
             schema = operation["responses"]["201"]["content"]["application/json"]["schema"]
             links[_link_name(target)] = {
                 "operationId": target["operationId"],

@@ -79,8 +79,29 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("GET", "/v1/orgs/{org_id}/export"): "org.export",
     ("DELETE", "/v1/orgs/{org_id}"): "org.delete",
     # schedules (api/schedule_routes.py)
+    ("POST", "/v1/schedules"): "schedules.write",
+    ("GET", "/v1/schedules"): "schedules.read",
+    ("POST", "/v1/schedules/preview"): "schedules.read",
+    ("GET", "/v1/schedules/{schedule_id}"): "schedules.read",
+    ("PATCH", "/v1/schedules/{schedule_id}"): "schedules.write",
+    ("DELETE", "/v1/schedules/{schedule_id}"): "schedules.write",
+    ("POST", "/v1/schedules/{schedule_id}/pause"): "schedules.write",
+    ("POST", "/v1/schedules/{schedule_id}/resume"): "schedules.write",
+    ("POST", "/v1/schedules/{schedule_id}/run-now"): "schedules.write",
+    ("GET", "/v1/schedules/{schedule_id}/fires"): "schedules.read",
     # webhooks (api/webhook_routes.py)
+    ("POST", "/v1/webhooks"): "webhooks.write",
+    ("GET", "/v1/webhooks"): "webhooks.read",
+    ("GET", "/v1/webhooks/{webhook_id}"): "webhooks.read",
+    ("PATCH", "/v1/webhooks/{webhook_id}"): "webhooks.write",
+    ("DELETE", "/v1/webhooks/{webhook_id}"): "webhooks.write",
+    ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): "webhooks.write",
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): "webhooks.read",
+    ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): "webhooks.write",
     # usage and the org's monthly budget (api/usage_routes.py)
+    ("GET", "/v1/usage"): "usage.read",
+    ("GET", "/v1/usage/budget"): "usage.read",
+    ("PUT", "/v1/usage/budget"): "usage.budget",
 }
 
 
@@ -101,6 +122,12 @@ def _compile(template: str) -> re.Pattern[str]:
 
 
 _COMPILED = [(method, template, _compile(template), action) for (method, template), action in ROUTES.items()]
+# A path that is a route of its own (POST /v1/schedules/preview) is never the value of another route's parameter.
+_LITERAL_PATHS = frozenset(template for _, template in ROUTES if "{" not in template)
+
+
+def _shadowed(template: str, path: str) -> bool:
+    return "{" in template and path in _LITERAL_PATHS
 
 
 def match(method: str, path: str) -> RouteMatch | None:
@@ -108,7 +135,7 @@ def match(method: str, path: str) -> RouteMatch | None:
     if method == "HEAD":
         method = "GET"
     for route_method, template, pattern, action in _COMPILED:
-        if route_method == method and (found := pattern.match(path)):
+        if route_method == method and (found := pattern.match(path)) and not _shadowed(template, path):
             return RouteMatch(template, action, found.groupdict())
     return None
 
@@ -119,7 +146,11 @@ _METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 def _routes_of(path: str) -> list[tuple[str, str | None]]:
     path = path.rstrip("/") or "/"
-    return [(method, action) for method, _, pattern, action in _COMPILED if pattern.match(path)]
+    return [
+        (method, action)
+        for method, template, pattern, action in _COMPILED
+        if pattern.match(path) and not _shadowed(template, path)
+    ]
 
 
 def path_exists(path: str) -> bool:

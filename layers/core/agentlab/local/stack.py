@@ -64,6 +64,8 @@ class LocalStack:
         self._reaper_stop = threading.Event()
         self._api_lock = threading.Lock()
         self._sandbox: Any = None
+        self._ticker: Any = None
+        self._webhook_poller: Any = None
         self.user_pool_id = ""
         self.user_pool_client_id = ""
         self.region = "us-east-1"
@@ -135,6 +137,7 @@ class LocalStack:
         )
         put_browser_cors(clients, bucket_name=settings.bucket_name, origins=[self.url, *DEV_SERVER_ORIGINS])
         os.environ["AGENTLAB_AGENT_RUN_STATE_MACHINE_ARN"] = self.state_machines["agent_run"]
+        self._start_webhook_poller(clients)
         self._start_identity(clients, settings.region)
         self.snapshotter = Snapshotter(
             clients,
@@ -154,6 +157,7 @@ class LocalStack:
         self.snapshotter.save()
         self.snapshotter.start(config.snapshot_interval_s)
         self._start_sandbox_reaper()
+        self._start_schedule_ticker(table)
         self.gateway.start()
 
     def _start_sandbox_reaper(self, interval_s: float = 30.0) -> None:
@@ -168,8 +172,36 @@ class LocalStack:
 
         threading.Thread(target=loop, name="sandbox-reaper", daemon=True).start()
 
+    def _start_schedule_ticker(self, table: Table) -> None:
+        """moto's Scheduler never fires: the ticker fires the schedule records through the same trigger handler."""
+        from agentlab.ids import new_ulid
+        from agentlab.schedules.ticker import start_ticker
+        from agentlab.store.schedules import ScheduleStore
+
+        def invoke(payload: dict[str, Any]) -> Any:
+            context = LambdaContext("schedule_trigger", new_ulid())
+            return self.registry.handler("schedule_trigger")(payload, context)
+
+        self._ticker = start_ticker(ScheduleStore(table), invoke)
+
+    def _start_webhook_poller(self, clients: AwsClients) -> None:
+        """moto's SQS calls no Lambda: a poller hands the webhook queue's messages to the same delivery handler."""
+        from agentlab.webhooks.local_poller import LocalQueuePoller, create_webhook_queues
+
+        queues = create_webhook_queues(clients)
+        os.environ.update(queues)
+        handler = self.registry.handler("webhook_delivery")
+        self._webhook_poller = LocalQueuePoller(
+            clients, queues["AGENTLAB_WEBHOOK_QUEUE_URL"], handler, lambda rid: LambdaContext("webhook_delivery", rid)
+        )
+        self._webhook_poller.start()
+
     def stop(self) -> None:
         self._reaper_stop.set()
+        if self._webhook_poller is not None:
+            self._webhook_poller.stop()
+        if self._ticker is not None:
+            self._ticker.stop()
         if self.gateway:
             self.gateway.stop()
         if self.snapshotter:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from agentlab.models.common import StrictInput
+from agentlab.models.usage import CostBreakdown
 
 RunStatus = Literal["queued", "running", "waiting_approval", "succeeded", "failed", "cancelled", "budget_exceeded"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "budget_exceeded"})
@@ -267,6 +268,11 @@ class Run(BaseModel):
     created_by: str = ""
     revision: int = 1
     step_count: int = 0
+    # The schedule whose fire started the run, if one did.
+    schedule_id: str | None = None
+    # The run's cost by component, set once it ended and was rolled up (agentlab/usage/rollup.py); usage.cost_usd
+    # stays the model's part alone, which the budgets check.
+    cost: CostBreakdown | None = None
 
     @property
     def is_terminal(self) -> bool:

@@ -20,7 +20,7 @@ from agentlab.schedules.expressions import (
 
 ScheduleStatus = Literal["active", "paused", "disabled"]
 FireOutcome = Literal["started", "skipped"]
-FireReason = Literal["paused", "disabled", "daily_budget", "org_quota", "missed", "duplicate"]
+FireReason = Literal["paused", "disabled", "daily_budget", "org_quota", "missed", "duplicate", "start_failed"]
 
 # How many upcoming fires a schedule shows.
 FORECAST_FIRES = 5
@@ -35,7 +35,6 @@ Expression = Annotated[str, StringConstraints(min_length=1, max_length=MAX_EXPRE
 # An IANA name; whether the tz database knows it is checked by check_expression.
 Timezone = Annotated[str, StringConstraints(min_length=1, max_length=50)]
 AutoPauseAfter = Annotated[int, Field(ge=1, le=100)]
-AgentVersionNumber = Annotated[int, Field(ge=1)]
 # The same names, limits and document as a run's env: a fire hands them to create_run unchanged.
 _ENV_FIELD = RunCreate.model_fields["env"]
 _MAX_ENV_VARS = next(m.max_length for m in _ENV_FIELD.metadata if isinstance(m, MaxLen))
@@ -79,7 +78,7 @@ class ScheduleCreate(StrictInput):
     name: ScheduleName
     agent_id: Ulid
     # Unset, each fire runs the agent's latest version.
-    agent_version: AgentVersionNumber | None = None
+    agent_version: int | None = Field(default=None, ge=1)
     prompt: Prompt
     file_ids: list[Ulid] = Field(default_factory=list, max_length=MAX_FILE_IDS, json_schema_extra={"uniqueItems": True})
     env: dict[str, EnvVar] = Field(
@@ -104,7 +103,7 @@ class ScheduleUpdate(StrictInput):
 
     name: ScheduleName | None = omittable()
     agent_id: Ulid | None = omittable()
-    agent_version: AgentVersionNumber | None = omittable()
+    agent_version: int | None = omittable(ge=1)
     prompt: Prompt | None = omittable()
     file_ids: list[Ulid] | None = omittable(max_length=MAX_FILE_IDS)
     env: dict[str, EnvVar] | None = omittable(max_length=_MAX_ENV_VARS)
@@ -114,7 +113,7 @@ class ScheduleUpdate(StrictInput):
     timezone: Timezone | None = omittable()
     enabled: bool | None = omittable()
     daily_budget: DailyBudget | None = omittable()
-    auto_pause_after: AutoPauseAfter | None = omittable()
+    auto_pause_after: int | None = omittable(ge=1, le=100)
     expected_revision: int | None = Field(default=None, ge=1)
 
     _name_is_printable = field_validator("name")(_printable_name)
@@ -189,7 +188,27 @@ class ScheduleFire(BaseModel):
     run_id: str | None = None
 
 
-def check_expression(body: ScheduleCreate | Schedule, min_interval_s: int, now: datetime) -> ScheduleExpression:
+class SchedulePreview(StrictInput):
+    """An expression to check and describe before a schedule is saved."""
+
+    expression: Expression
+    timezone: Timezone = "UTC"
+
+
+class SchedulePreviewResult(BaseModel):
+    description: str
+    next_fires: list[AwareDatetime]
+
+
+class SchedulePause(StrictInput):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = omittable()
+
+    _reason_is_printable = field_validator("reason")(_printable_name)
+
+
+def check_expression(
+    body: ScheduleCreate | Schedule | SchedulePreview, min_interval_s: int, now: datetime
+) -> ScheduleExpression:
     """The body's expression, checked in its timezone against the platform's minimum interval; raises Unprocessable
     (`invalid_timezone` or `invalid_expression`) with the reason."""
     try:

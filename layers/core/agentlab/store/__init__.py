@@ -18,6 +18,18 @@ approval token      ORG#<org>#RUN#<run>       APPROVAL
 artifact            ORG#<org>#RUN#<run>       ARTIFACT#<artifact>
 file                ORG#<org>                 FILE#<file>
 idempotency key     ORG#<org>                 IDEMPOTENCY#<sha256>
+schedule            ORG#<org>                 SCHEDULE#<schedule>
+schedule fire       ORG#<org>#SCHEDULE#<id>   FIRE#<scheduled time, UTC>
+schedule outcome    ORG#<org>#SCHEDULE#<id>   OUTCOME#<run>         (a run's end counted once)
+schedule index      SCHEDULES#INDEX           <org>#<schedule>      (every schedule, for the ticker and janitor)
+webhook endpoint    ORG#<org>                 WEBHOOK#<webhook>
+webhook delivery    ORG#<org>#WEBHOOK#<id>    DELIVERY#<delivery>
+webhook event mark  ORG#<org>#WEBHOOK#<id>    EVENT#<event id>      (one delivery per endpoint and event)
+run meter           ORG#<org>#RUN#<run>       METER                 (Lambda milliseconds and invocations)
+usage roll-up       ORG#<org>                 USAGE#<dimension>#<day>#<key>
+usage run marker    ORG#<org>                 USAGERUN#<run>        (a run rolled up once)
+monthly budget      ORG#<org>                 USAGE_BUDGET
+budget alert        ORG#<org>                 USAGEALERT#<yyyy-mm>#<percent>
 
 Every key of a tenant's object starts with its org, so every query is keyed by the caller's org. Ids are ULIDs,
 so sort keys order by creation time. Items carry a `revision` (agents: `version`) and every update is a conditional

@@ -106,6 +106,11 @@ def _target(url: str, *, allow_loopback: bool, resolve: Resolver) -> _Target:
     )
 
 
+def check_endpoint_url(url: str, *, allow_loopback: bool = False, resolve: Resolver = socket.getaddrinfo) -> None:
+    """Unprocessable (`url_not_allowed`) unless `url` may be an endpoint: the same check every delivery makes."""
+    _target(url, allow_loopback=allow_loopback, resolve=resolve)
+
+
 def _read_capped(response: httpx.Response, deadline: float) -> str:
     if response.is_stream_consumed:
         # Some transports (httpx.MockTransport, a caching layer) hand back a response that is already read.

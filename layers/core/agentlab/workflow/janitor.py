@@ -71,8 +71,10 @@ class Janitor:
         stepfunctions: Callable[[], Any],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         events: RunEvents | None = None,
+        reconcile_schedules: Callable[[], Any] | None = None,
     ) -> None:
         self.settings = settings
+        self._reconcile_schedules = reconcile_schedules
         self.events = events
         self.runs = runs
         self.agents = agents
@@ -87,6 +89,11 @@ class Janitor:
         # Runs first: failing a stuck run also stops its task, which the task pass then no longer sees.
         report.runs_failed = self.fail_stuck_runs()
         report.tasks_stopped = self.stop_idle_tasks()
+        if self._reconcile_schedules is not None:
+            try:
+                self._reconcile_schedules()
+            except Exception:  # drift is put right on the next sweep; the runs and tasks above are done
+                logger.exception("reconciling the Scheduler schedules failed")
         return report
 
     # runs -----------------------------------------------------------------------------------------------------------
@@ -228,6 +235,8 @@ class Janitor:
 def build_janitor(settings: JanitorSettings) -> Janitor:
     from agentlab.aws import AwsClients
     from agentlab.sandbox.fargate import client_factory
+    from agentlab.schedules.scheduler import SchedulerSync, reconcile
+    from agentlab.store.schedules import ScheduleStore
     from agentlab.store.table import Table
 
     clients = AwsClients(settings)
@@ -240,4 +249,5 @@ def build_janitor(settings: JanitorSettings) -> Janitor:
         sessions=SandboxSessionStore(table),
         stepfunctions=lambda: clients.stepfunctions,
         events=RunEvents(table, settings, clients),
+        reconcile_schedules=lambda: reconcile(ScheduleStore(table), SchedulerSync(settings, clients)),
     )

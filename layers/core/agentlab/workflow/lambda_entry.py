@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agentlab import metrics
 from agentlab.logs import get_logger
+from agentlab.store.usage import UsageStore
 from agentlab.workflow.base import StepRef
 from agentlab.workflow.deps import StepDeps, StepSettings
 
@@ -41,10 +42,21 @@ def step_handler(step: Callable[..., dict[str, str]], *extra: str) -> Callable[[
         try:
             return step(deps[0], ref, **{name: event[name] for name in extra})
         finally:
-            metrics.step_latency(step.__name__, (time.monotonic() - started) * 1000)
+            elapsed_ms = (time.monotonic() - started) * 1000
+            metrics.step_latency(step.__name__, elapsed_ms)
+            meter_invocation(deps[0], ref, elapsed_ms)
             metrics.flush()
 
     return handler
+
+
+def meter_invocation(deps: StepDeps, ref: StepRef, elapsed_ms: float) -> None:
+    """Add the invocation to its run's Lambda meter (agentlab/usage/rollup.py prices it). A meter that cannot be
+    written loses one invocation's figure and never fails the step."""
+    try:
+        UsageStore(deps.runs.table).meter_invocation(ref.org_id, ref.run_id, elapsed_ms)
+    except Exception:
+        logger.warning("the step's Lambda time could not be metered", exc_info=True)
 
 
 class ProviderSecretSettings(BaseSettings):

@@ -47,9 +47,11 @@ def create_run(
     idempotency_key: str | None = None,
     *,
     agent_version: int | None = None,
+    schedule_id: str | None = None,
 ) -> tuple[Run, bool]:
     """Store the run `queued` and start its execution. Returns (run, created); created is False on a replay.
-    Unset, `agent_version` is the agent's current version (a schedule may pin another)."""
+    Unset, `agent_version` is the agent's current version (a schedule may pin another); `schedule_id` names the
+    schedule whose fire starts the run."""
     agent = services.agents.get(caller.org_id, body.agent_id)
     if agent_version is not None:
         agent = services.agents.get_version(caller.org_id, body.agent_id, agent_version)
@@ -85,6 +87,7 @@ def create_run(
         created_at=now,
         updated_at=now,
         created_by=caller.identity,
+        schedule_id=schedule_id,
     )
     body_fingerprint = fingerprint(json.dumps(body.model_dump(mode="json"), sort_keys=True))
     stored, created = services.runs.create(run, idempotency_key=idempotency_key, body_fingerprint=body_fingerprint)

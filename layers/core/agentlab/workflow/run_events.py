@@ -60,8 +60,14 @@ class RunEvents:
 
 def _ended_consequences() -> list[Consequence]:
     """The consequences of a run's end, imported here so a step that never ends a run never loads them."""
-    return []
+    from agentlab.schedules.outcomes import record_schedule_outcome
+    from agentlab.usage.rollup import record_run_usage
+    from agentlab.webhooks.events import publish_run_ended
+
+    return [record_run_usage, record_schedule_outcome, publish_run_ended]
 
 
 def _waiting_consequences() -> list[Consequence]:
-    return []
+    from agentlab.webhooks.events import publish_run_waiting_approval
+
+    return [publish_run_waiting_approval]

@@ -1,0 +1,28 @@
+"""Webhook delivery Lambda: SQS batches in, one delivery attempt per message, failed messages reported back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from agentlab.logs import get_logger
+from agentlab.webhooks.settings import WebhookSettings
+from agentlab.webhooks.worker import DeliveryWorker
+
+logger = get_logger("agentlab-webhook-delivery")
+# A batch whose every message failed is answered like any other: each failure goes back to the queue on its own.
+_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+_worker: list[DeliveryWorker] = []
+
+
+def _deliver(record: SQSRecord) -> str:
+    return _worker[0].handle_body(record.body)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if not _worker:
+        _worker.append(DeliveryWorker.from_settings(WebhookSettings()))
+    return dict(process_partial_response(event=event, record_handler=_deliver, processor=_processor, context=context))

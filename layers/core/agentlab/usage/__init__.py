@@ -1,0 +1,1 @@
+"""What runs cost beyond the model: AWS prices as data, the quantities each step measures, and their cost."""
