@@ -42,18 +42,13 @@ def record_schedule_outcome(events: RunEvents, run: Run) -> None:
         return
     schedule = counted.schedule
     SchedulerSync(events.settings, events.clients).apply(schedule)
-    AuditStore(events.table).record(
-        org_id=schedule.org_id,
+    AuditStore(events.table).record_platform_event(
+        schedule.org_id,
         actor=f"schedule:{schedule.id}",
-        role=None,
         action=PAUSE_ACTION,
-        method="EVENT",
         path=f"/v1/schedules/{schedule.id}",
         target=f"schedule_id={schedule.id},run_id={run.id}",
-        status=200,
-        outcome="success",
         request_id=run.id,
-        source_ip=None,
     )
     logger.warning(
         "a schedule paused after failed runs",

@@ -42,6 +42,25 @@ class AuditStore:
         )
         return record
 
+    def record_platform_event(
+        self, org_id: str, *, actor: str, action: str, path: str, target: str, request_id: str
+    ) -> AuditRecord:
+        """A change the platform made on its own (a schedule paused, an endpoint disabled, a budget alert): no
+        request, so no role or source address, and `EVENT` for its method."""
+        return self.record(
+            org_id=org_id,
+            actor=actor,
+            role=None,
+            action=action,
+            method="EVENT",
+            path=path,
+            target=target,
+            status=200,
+            outcome="success",
+            request_id=request_id,
+            source_ip=None,
+        )
+
     def list(
         self,
         org_id: str,

@@ -302,6 +302,7 @@ def _send_alert(events: RunEvents, org_id: str, month: str, percent: int, spent:
     """The webhook event first (publishing it again sends nothing new), the metric, and the audit record last."""
     from agentlab.webhooks.events import event_id_for, publish
 
+    event_id = event_id_for("usage", org_id, month, str(percent))
     publish(
         events.table,
         events.settings,
@@ -309,21 +310,16 @@ def _send_alert(events: RunEvents, org_id: str, month: str, percent: int, spent:
         org_id,
         "usage.threshold",
         {"month": month, "percent": percent, "spent_usd": spent, "monthly_usd": budget},
-        event_id_for("usage", org_id, month, str(percent)),
+        event_id,
     )
     metrics.usage_threshold(percent)
-    AuditStore(events.table).record(
-        org_id=org_id,
+    AuditStore(events.table).record_platform_event(
+        org_id,
         actor="usage:budget",
-        role=None,
         action=THRESHOLD_ACTION,
-        method="EVENT",
         path="/v1/usage/budget",
         target=f"month={month},percent={percent}",
-        status=200,
-        outcome="success",
-        request_id=event_id_for("usage", org_id, month, str(percent)),
-        source_ip=None,
+        request_id=event_id,
     )
     logger.warning(
         "the org's monthly budget reached a threshold",

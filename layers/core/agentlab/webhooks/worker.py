@@ -166,16 +166,12 @@ class DeliveryWorker:
         self.store.disable(endpoint.org_id, endpoint.id, reason)
         logger.warning("webhook endpoint disabled", extra={"webhook_id": endpoint.id, "failures": failures})
         try:
-            AuditStore(self.store.table).record(
-                org_id=endpoint.org_id,
+            AuditStore(self.store.table).record_platform_event(
+                endpoint.org_id,
                 actor=SYSTEM_ACTOR,
-                role=None,
                 action="webhooks.disable",
-                method="-",
                 path=f"/v1/webhooks/{endpoint.id}",
                 target=f"webhook_id={endpoint.id}",
-                status=200,
-                outcome="success",
                 request_id=endpoint.id,
             )
         except Exception:  # the endpoint is off either way; a missing audit record must be seen, not fatal
