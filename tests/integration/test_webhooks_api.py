@@ -297,6 +297,29 @@ def test_redeliver_sends_the_same_event_again_with_the_same_id(
     error_of(api.post(f"/v1/webhooks/{created['id']}/deliveries/{delivery['id']}/redeliver"), 409, "webhook_disabled")
 
 
+def test_a_delivery_attempted_the_most_times_it_keeps_is_not_redelivered(
+    platform: Platform, api: EventClient, org: tuple[str, str], loopback: None, receiver: Receiver
+) -> None:
+    from agentlab.store.webhooks import MAX_DELIVERY_ATTEMPTS, AttemptRecord, WebhookStore
+    from agentlab.webhooks.events import publish
+
+    # Given a delivery whose log holds the most attempts a delivery keeps
+    created = create_webhook(api, receiver.url, ["run.failed"])
+    publish(platform.table, platform.settings, platform.clients, org[0], "run.failed", {"run": {"id": "r"}}, "r")
+    store = WebhookStore(platform.table, platform.clients)
+    [delivery] = store.list_deliveries(org[0], created["id"], limit=10, cursor=None).items
+    attempt = AttemptRecord(attempted_at=utc_now(), response_code=500, error="HTTP 500", duration_ms=3)
+    full = delivery.model_copy(update={"status": "failed", "attempts": [attempt] * MAX_DELIVERY_ATTEMPTS})
+    store.save_delivery(full, expected_revision=delivery.revision)
+    before = table_items(platform)
+
+    # When an admin asks for it again, it is refused with the reason and nothing changes
+    refused = api.post(f"/v1/webhooks/{created['id']}/deliveries/{delivery.id}/redeliver")
+    error = error_of(refused, 409, "attempts_exhausted")
+    assert str(MAX_DELIVERY_ATTEMPTS) in error["message"]
+    assert table_items(platform) == before
+
+
 def test_secrets_never_reach_the_logs(
     platform: Platform,
     api: EventClient,

@@ -13,7 +13,14 @@ from agentlab.api.deps import ApiDeps
 from agentlab.api.docs import CONCURRENT, FeatureDocs, Operation
 from agentlab.errors import Conflict
 from agentlab.models import Page, StrictInput, omittable, utc_now
-from agentlab.store.webhooks import AttemptRecord, Delivery, DeliveryState, WebhookEndpoint, WebhookStore
+from agentlab.store.webhooks import (
+    MAX_DELIVERY_ATTEMPTS,
+    AttemptRecord,
+    Delivery,
+    DeliveryState,
+    WebhookEndpoint,
+    WebhookStore,
+)
 from agentlab.webhooks.delivery import check_endpoint_url
 from agentlab.webhooks.events import queue_delivery
 from agentlab.webhooks.settings import WebhookSettings
@@ -197,6 +204,9 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
         delivery = store.get_delivery(owner, webhook_id, delivery_id)
         if not endpoint.enabled:
             raise Conflict("the webhook is disabled: enable it before redelivering", code="webhook_disabled")
+        if len(delivery.attempts) >= MAX_DELIVERY_ATTEMPTS:
+            attempts = len(delivery.attempts)
+            raise Conflict(f"the delivery was attempted {attempts} times, the most it keeps", code="attempts_exhausted")
         pending = store.save_delivery(
             delivery.model_copy(update={"status": "pending", "next_attempt_at": utc_now()}),
             expected_revision=delivery.revision,
@@ -282,7 +292,11 @@ DOCS = FeatureDocs(
             "Redeliver an event",
             "Sends the delivery's event again, with the same `webhook-id` and a fresh signature, as one more attempt.",
             errors={
-                409: {"webhook_disabled": "the webhook is disabled; enable it first", **CONCURRENT},
+                409: {
+                    "webhook_disabled": "the webhook is disabled; enable it first",
+                    "attempts_exhausted": f"the delivery was already attempted {MAX_DELIVERY_ATTEMPTS} times",
+                    **CONCURRENT,
+                },
             },
         ),
     },

@@ -73,6 +73,11 @@ class AttemptRecord(BaseModel):
     succeeded: bool = False
 
 
+# A delivery keeps every attempt in its item; redeliveries stop here, so the item stays far below DynamoDB's 400 KB
+# (an attempt takes well under 1 KB: its error text is bounded).
+MAX_DELIVERY_ATTEMPTS = 100
+
+
 class Delivery(BaseModel):
     model_config = ConfigDict(strict=False)
 
