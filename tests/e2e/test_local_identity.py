@@ -92,6 +92,14 @@ SEMANTIC_REFUSALS = {
     # A pattern could state the character classes only with lookaheads, which no data generator satisfies; the field's
     # description states the policy and the server refuses with what the password lacks.
     ("POST", "/v1/members"): "a chosen password without a lowercase or uppercase letter, a digit or a symbol",
+    # EventBridge Scheduler's grammar (each cron field's range, `?` in exactly one day field, the minimum interval) is
+    # checked by its rules, beyond what a pattern can state; an agent's versions are those that exist.
+    ("POST", "/v1/schedules"): "invalid_expression, agent_version_not_found, file_not_ready, unpriced_model",
+    ("PATCH", "/v1/schedules/{schedule_id}"): "invalid_expression, agent_version_not_found, as on creation",
+    ("POST", "/v1/schedules/preview"): "invalid_expression: EventBridge Scheduler's rules",
+    # netguard resolves an endpoint's host and refuses private addresses: no schema can say which names resolve.
+    ("POST", "/v1/webhooks"): "url_not_allowed: the endpoint's host does not resolve, or resolves to a private address",
+    ("PATCH", "/v1/webhooks/{webhook_id}"): "url_not_allowed, as on creation",
 }
 # schemathesis' own default for positive_data_acceptance, which the exceptions extend.
 POSITIVE_DEFAULT = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
@@ -151,6 +159,9 @@ def schemathesis_config(document: dict[str, Any], auth_file: Path) -> str:
                 accepting[(method.upper(), path)] = ("invalid_cursor: only a cursor the listing returned", "400")
     # Each operation keeps the first identity it admits, in this order; the peers' objects are compared.
     lines = ["[auth.wfc]", f"path = {json.dumps(str(auth_file))}", f"peers = {json.dumps(list(PEERS))}", ""]
+    # The stateful phase follows the document's links (and Location headers), not links guessed from field names: a
+    # guess from a nullable reference (a run's `schedule_id`, null when no schedule started it) calls `/None`.
+    lines += ["[phases.stateful.inference]", 'algorithms = ["location-headers"]', ""]
     for (method, path), (reason, status) in sorted(accepting.items()):
         lines += [
             f"# {reason}",

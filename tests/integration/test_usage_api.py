@@ -317,6 +317,8 @@ def test_the_document_describes_the_usage_routes(api: EventClient) -> None:
     assert report["summary"] == "Show usage and cost" and "Requires the viewer role" in report["description"]
     assert {p["name"] for p in report["parameters"]} == {"from", "to", "group_by"}
     assert all(p.get("description") for p in report["parameters"])
+    # A calendar date, as the server reads it (`0862-49-35` has the digits and is no date).
+    assert all(p["schema"]["format"] == "date" for p in report["parameters"] if p["name"] in {"from", "to"})
     assert "`invalid_range`" in report["responses"]["422"]["description"]
     assert report["responses"]["200"]["content"]["application/json"]["example"]["group_by"] == "day"
     put = document["paths"]["/v1/usage/budget"]["put"]
@@ -348,6 +350,40 @@ def test_deleting_the_org_removes_its_usage(platform: Platform, api: EventClient
     assert deleted.status == 200, deleted.text
     left = [key for key in table_items(platform, bookkeeping=True) if org[0] in key[0]]
     assert left == []
+
+
+def test_an_end_reported_while_the_org_is_deleted_leaves_nothing_behind(
+    platform: Platform, api: EventClient, org: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a run whose end is still being reported (its Lambda meter, a budget alert) while the deletion lists the
+    # org's items, which is what a deletion right after a run's end meets
+    from agentlab import tenancy
+    from agentlab.store.usage import UsageStore
+
+    run = run_script(api, new_agent(api, "late"))
+    stored = RunStore(platform.table).get(org[0], run["id"])
+    listed = tenancy.org_items
+
+    def listing_then_late_writes(table: Any, org_id: str) -> list[dict[str, Any]]:
+        items = listed(table, org_id)
+        UsageStore(table).meter_invocation(org_id, run["id"], 12.5)
+        table.put_new({"PK": f"ORG#{org_id}", "SK": "USAGEALERT#2026-12#050", "entity": "usage_alert"})
+        return items
+
+    monkeypatch.setattr(tenancy, "org_items", listing_then_late_writes)
+
+    # When the org is deleted, and the run's end is reported once more afterwards
+    assert api.delete(f"/v1/orgs/{org[0]}", params={"confirm": "acme"}).status == 200
+    monkeypatch.setattr(tenancy, "org_items", listed)
+    record_run_usage(events_for(platform), stored)
+    assert stored.cost is not None
+    recorded = UsageStore(platform.table).record_run(org[0], run["id"], today(), stored.cost, {})
+    with pytest.raises(Exception):  # noqa: B017 - the meter's condition (the run exists) fails, whatever its class
+        UsageStore(platform.table).meter_invocation(org[0], run["id"], 1.0)
+
+    # Then neither the writes made meanwhile nor the later report left anything of the org
+    assert recorded is False
+    assert [key for key in table_items(platform, bookkeeping=True) if org[0] in key[0]] == []
 
 
 def test_a_members_runs_are_labelled_with_their_email(platform: Platform, api: EventClient) -> None:

@@ -113,3 +113,51 @@ def test_forecast_gives_the_next_five_fires_and_a_description() -> None:
 
     assert shown.next_fires == [datetime(2026, 12, day, 6, 30, tzinfo=UTC) for day in range(3, 8)]
     assert "06:30" in shown.description
+
+
+def test_the_document_lists_the_timezones_the_check_accepts_and_no_other() -> None:
+    listed = ScheduleCreate.model_json_schema()["properties"]["timezone"]["enum"]
+
+    assert listed == sorted(listed) and {"UTC", "Europe/Paris", "America/Argentina/Buenos_Aires"} <= set(listed)
+    assert ScheduleUpdate.model_json_schema()["properties"]["timezone"]["enum"] == listed
+    for name in listed:
+        check_expression(ScheduleCreate.model_validate(body(timezone=name)), 300, NOW)
+    # Names a system's tz directory may hold that are no place: the same answer on every machine.
+    for name in ("localtime", "posixrules", "Factory", "Europe", "right/UTC"):
+        with pytest.raises(Unprocessable) as raised:
+            check_expression(ScheduleCreate.model_validate(body(timezone=name)), 300, NOW)
+        assert raised.value.code == "invalid_timezone", name
+
+
+def test_an_update_documents_env_names_and_unique_files_as_a_create_does() -> None:
+    create = ScheduleCreate.model_json_schema()["properties"]
+    update = ScheduleUpdate.model_json_schema()["properties"]
+
+    assert update["env"]["propertyNames"] == create["env"]["propertyNames"]
+    assert update["file_ids"]["uniqueItems"] is True and "anyOf" not in update["env"]
+    with pytest.raises(ValidationError, match="unique"):
+        ScheduleUpdate.model_validate({"file_ids": [AGENT_ID, AGENT_ID]})
+
+
+@pytest.mark.parametrize("text", ["line\nbreak", "bell\x07", "del\x7f"])
+def test_a_name_or_pause_reason_with_a_control_character_is_refused_by_its_documented_pattern(text: str) -> None:
+    from agentlab.models.schedule import SINGLE_LINE, SchedulePause
+
+    assert ScheduleCreate.model_json_schema()["properties"]["name"]["pattern"] == SINGLE_LINE
+    with pytest.raises(ValidationError, match="pattern"):
+        ScheduleCreate.model_validate(body(name=text))
+    with pytest.raises(ValidationError, match="pattern"):
+        SchedulePause.model_validate({"reason": text})
+    assert SchedulePause.model_validate({"reason": "maintenance — back at 9"}).reason == "maintenance — back at 9"
+
+
+def test_usd_amounts_are_kept_to_the_micro_dollar() -> None:
+    from agentlab.models.usage import UsageBudgetUpdate
+
+    # A number JSON allows and DynamoDB cannot store (below 1e-130) is no cost at all.
+    assert ScheduleCreate.model_validate(body(daily_budget={"max_cost_usd": 5e-324})).daily_budget.max_cost_usd == 0
+    assert ScheduleCreate.model_validate(body(budget={"max_cost_usd": 0.12345678})).budget.max_cost_usd == 0.123457
+    assert UsageBudgetUpdate.model_validate({"monthly_usd": 0.000001}).monthly_usd == 0.000001
+    assert UsageBudgetUpdate.model_json_schema()["properties"]["monthly_usd"]["anyOf"][0]["minimum"] == 0.000001
+    with pytest.raises(ValidationError):
+        UsageBudgetUpdate.model_validate({"monthly_usd": 5e-324})

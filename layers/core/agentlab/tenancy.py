@@ -127,6 +127,23 @@ def delete_org(
                 break
             token = listing.get("NextContinuationToken")
     # The org item goes last, so an interrupted deletion can be run again and finds the org still there.
-    keys = sorted(((str(i["PK"]), str(i["SK"])) for i in items), key=lambda key: key == (f"ORG#{org_id}", "META"))
+    org_key = (f"ORG#{org_id}", "META")
+    keys = [(str(i["PK"]), str(i["SK"])) for i in items if (str(i["PK"]), str(i["SK"])) != org_key]
     table.delete_many(keys)
-    return {"items": len(keys), "objects": removed_objects, "runs": len(runs)}
+    # A run that ended just before the deletion may still have been reporting its end (its usage, its Lambda meter)
+    # while the items were listed. Those writes need the run's item, which is gone now, so one more pass over the
+    # partitions the org owned finds whatever they added in between, and nothing can be added after it.
+    stragglers = _written_meanwhile(table, org_id, [str(run["id"]) for run in runs])
+    table.delete_many(stragglers)
+    table.delete_many([org_key])
+    return {"items": len(keys) + len(stragglers) + 1, "objects": removed_objects, "runs": len(runs)}
+
+
+def _written_meanwhile(table: Table, org_id: str, run_ids: list[str]) -> list[tuple[str, str]]:
+    partitions = [f"ORG#{org_id}", *(f"ORG#{org_id}#RUN#{run_id}" for run_id in run_ids)]
+    found = [
+        (str(item["PK"]), str(item["SK"]))
+        for partition in partitions
+        for item in table.iterate(partition=("PK", partition))
+    ]
+    return [key for key in found if key != (f"ORG#{org_id}", "META")]

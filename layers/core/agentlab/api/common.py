@@ -19,9 +19,17 @@ ULID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
 _DECIMAL = re.compile(r"[0-9]+", re.ASCII)
 
 
-def optional_query(**constraints: Any) -> Any:
-    """A query parameter a request may leave out. A query string cannot say null, so the document offers none."""
-    return Query(json_schema_extra=cast(Any, without_null), **constraints)
+def optional_query(*, schema_format: str | None = None, **constraints: Any) -> Any:
+    """A query parameter a request may leave out. A query string cannot say null, so the document offers none.
+    `schema_format` is the JSON Schema format the server checks beyond the pattern (a calendar `date`)."""
+    if schema_format is None:
+        return Query(json_schema_extra=cast(Any, without_null), **constraints)
+
+    def with_format(schema: dict[str, Any]) -> None:
+        without_null(schema)
+        schema["format"] = schema_format
+
+    return Query(json_schema_extra=cast(Any, with_format), **constraints)
 
 
 def optional_header(alias: str, **constraints: Any) -> Any:

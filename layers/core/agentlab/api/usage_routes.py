@@ -213,8 +213,8 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
 
     @app.get(_USAGE, tags=["usage"])
     def get_usage(
-        from_: Annotated[str | None, optional_query(alias="from", pattern=DATE_PATTERN)] = None,
-        to: Annotated[str | None, optional_query(pattern=DATE_PATTERN)] = None,
+        from_: Annotated[str | None, optional_query(alias="from", pattern=DATE_PATTERN, schema_format="date")] = None,
+        to: Annotated[str | None, optional_query(pattern=DATE_PATTERN, schema_format="date")] = None,
         group_by: Annotated[UsageGroupBy | None, optional_query()] = None,
     ) -> UsageReport:
         org_id = current_caller(app).org_id

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
-from agentlab.models.common import StrictInput, omittable
+from agentlab.models.common import MICRO_DOLLARS, StrictInput, omittable
 
 ToolName = Literal["python", "list_files", "read_file", "request_approval", "finish"]
 ALL_TOOLS: list[ToolName] = ["python", "list_files", "read_file", "request_approval", "finish"]
@@ -34,7 +34,7 @@ class AgentLimits(StrictInput):
     max_tokens: int = Field(default=200_000, ge=1_000, le=10_000_000)
     # Unset, the platform's default cost budget applies to priced models; set, every model of the agent must have a
     # price (a budget that cannot be checked is refused rather than silently skipped).
-    max_cost_usd: float | None = Field(default=None, ge=0, le=1_000)
+    max_cost_usd: Annotated[float, Field(ge=0, le=1_000), MICRO_DOLLARS] | None = None
     max_wall_s: int = Field(default=1_800, ge=10, le=86_400)
     cell_timeout_s: int = Field(default=120, ge=1, le=MAX_CELL_TIMEOUT_S)
     sandbox_cpu: float = Field(default=1.0, ge=0.25, le=4)

@@ -5,7 +5,16 @@ import types
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar, Union, get_args, get_origin
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 
 T = TypeVar("T")
@@ -26,12 +35,21 @@ def without_null(schema: dict[str, Any]) -> None:
         schema["anyOf"] = branches
 
 
-def omittable(**constraints: Any) -> Any:
+def omittable(*, schema_extra: dict[str, Any] | None = None, **constraints: Any) -> Any:
     """A field a request may leave out (the current value stays) but never set to null.
 
     The model's type is `X | None` so that "left out" can be told apart; the document offers no null, and
-    `StrictInput` refuses one, so the two say the same."""
-    return Field(default=None, json_schema_extra=without_null, **constraints)
+    `StrictInput` refuses one, so the two say the same. `schema_extra` adds what the field's validators check beyond
+    its type (an env's names, unique items), as a required field says it with `json_schema_extra`."""
+    if not schema_extra:
+        return Field(default=None, json_schema_extra=without_null, **constraints)
+    extra = dict(schema_extra)
+
+    def with_extra(schema: dict[str, Any]) -> None:
+        without_null(schema)
+        schema.update(extra)
+
+    return Field(default=None, json_schema_extra=with_extra, **constraints)
 
 
 class StrictInput(BaseModel):
@@ -110,3 +128,16 @@ Rfc3339Time = Annotated[AwareDatetime, Strict(False), BeforeValidator(_rfc3339_t
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
+
+
+# Amounts in USD are kept to the micro-dollar: finer amounts mean nothing, and a number such as 5e-324 (which JSON
+# allows) could not be stored by DynamoDB (magnitudes below 1e-130).
+USD_DIGITS = 6
+
+
+def _micro_dollars(amount: float) -> float:
+    return round(amount, USD_DIGITS)
+
+
+# Last in a USD amount's annotations, after its bounds: `Annotated[float, Field(ge=0), MICRO_DOLLARS]`.
+MICRO_DOLLARS = AfterValidator(_micro_dollars)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from agentlab.models.common import StrictInput
+from agentlab.models.common import MICRO_DOLLARS, StrictInput
 from agentlab.models.usage import CostBreakdown
 
 RunStatus = Literal["queued", "running", "waiting_approval", "succeeded", "failed", "cancelled", "budget_exceeded"]
@@ -25,6 +25,10 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
 _RESERVED_ENV = re.compile(r"^(PATH|HOME|PWD|SHELL|USER|TMPDIR|LANG|LC_.*|LD_.*|PYTHON.*|AWS_.*|MPL.*|AGENTLAB_.*)$")
+# What the document says of an env's names (checked by RunCreate._env_names).
+ENV_NAMES_SCHEMA: dict[str, Any] = {
+    "propertyNames": {"pattern": _ENV_NAME.pattern, "not": {"pattern": _RESERVED_ENV.pattern}}
+}
 MAX_ENV_VALUE_CHARS = 32_768
 MAX_ENV_CHARS = 65_536
 MAX_SCRIPT_CHARS = 200_000
@@ -123,7 +127,7 @@ class Budget(StrictInput):
 
     max_steps: int | None = Field(default=None, ge=1, le=200)
     max_tokens: int | None = Field(default=None, ge=1_000, le=10_000_000)
-    max_cost_usd: float | None = Field(default=None, ge=0, le=1_000)
+    max_cost_usd: Annotated[float, Field(ge=0, le=1_000), MICRO_DOLLARS] | None = None
     max_wall_s: int | None = Field(default=None, ge=10, le=86_400)
 
 
@@ -173,7 +177,7 @@ class RunCreate(StrictInput):
     env: dict[str, EnvVar] = Field(
         default_factory=dict,
         max_length=50,
-        json_schema_extra={"propertyNames": {"pattern": _ENV_NAME.pattern, "not": {"pattern": _RESERVED_ENV.pattern}}},
+        json_schema_extra=ENV_NAMES_SCHEMA,
     )
     goal: Goal | None = None
     budget: Budget = Field(default_factory=Budget)

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from annotated_types import MaxLen
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from agentlab.errors import Unprocessable
-from agentlab.models.common import StrictInput, omittable
-from agentlab.models.run import MAX_ENV_CHARS, Budget, EnvVar, Goal, RunCreate, Ulid
+from agentlab.models.common import MICRO_DOLLARS, StrictInput, omittable
+from agentlab.models.run import ENV_NAMES_SCHEMA, MAX_ENV_CHARS, Budget, EnvVar, Goal, RunCreate, Ulid
 from agentlab.schedules.expressions import (
     MAX_EXPRESSION_LENGTH,
+    MAX_TIMEZONE_LENGTH,
     ExpressionError,
     ScheduleExpression,
     parse_expression,
+    timezones,
 )
 
 ScheduleStatus = Literal["active", "paused", "disabled"]
@@ -29,21 +31,26 @@ MAX_FILE_IDS = 20
 # A valid expression in every timezone, used to check a timezone apart from the expression it comes with.
 _TIMEZONE_PROBE = "rate(1 day)"
 
-ScheduleName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+# One line of text without control characters: the document states it as a pattern, and the server checks the same.
+SINGLE_LINE = r"^[^\x00-\x1f\x7f]+$"
+ScheduleName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=SINGLE_LINE)]
+PauseReason = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=SINGLE_LINE)]
 Prompt = Annotated[str, StringConstraints(min_length=1, max_length=50_000)]
 Expression = Annotated[str, StringConstraints(min_length=1, max_length=MAX_EXPRESSION_LENGTH)]
-# An IANA name; whether the tz database knows it is checked by check_expression.
-Timezone = Annotated[str, StringConstraints(min_length=1, max_length=50)]
+
+
+def _timezone_names(schema: dict[str, Any]) -> None:
+    schema["enum"] = list(timezones())
+
+
+# An IANA name of the pinned tz database (listed in the document, and checked by check_expression).
+Timezone = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_TIMEZONE_LENGTH), Field(json_schema_extra=_timezone_names)
+]
 AutoPauseAfter = Annotated[int, Field(ge=1, le=100)]
 # The same names, limits and document as a run's env: a fire hands them to create_run unchanged.
 _ENV_FIELD = RunCreate.model_fields["env"]
 _MAX_ENV_VARS = next(m.max_length for m in _ENV_FIELD.metadata if isinstance(m, MaxLen))
-
-
-def _printable_name(name: str | None) -> str | None:
-    if name is not None and not name.isprintable():
-        raise ValueError("name must contain printable characters only")
-    return name
 
 
 def _checked_env(env: dict[str, EnvVar] | None) -> dict[str, EnvVar] | None:
@@ -67,7 +74,7 @@ class DailyBudget(StrictInput):
     skipped. Unset, a limit does not apply."""
 
     max_runs: int | None = Field(default=None, ge=1, le=10_000)
-    max_cost_usd: float | None = Field(default=None, ge=0, le=100_000)
+    max_cost_usd: Annotated[float, Field(ge=0, le=100_000), MICRO_DOLLARS] | None = None
     max_sandbox_minutes: int | None = Field(default=None, ge=1, le=1_440 * 100)
 
 
@@ -81,9 +88,7 @@ class ScheduleCreate(StrictInput):
     agent_version: int | None = Field(default=None, ge=1)
     prompt: Prompt
     file_ids: list[Ulid] = Field(default_factory=list, max_length=MAX_FILE_IDS, json_schema_extra={"uniqueItems": True})
-    env: dict[str, EnvVar] = Field(
-        default_factory=dict, max_length=_MAX_ENV_VARS, json_schema_extra=_ENV_FIELD.json_schema_extra
-    )
+    env: dict[str, EnvVar] = Field(default_factory=dict, max_length=_MAX_ENV_VARS, json_schema_extra=ENV_NAMES_SCHEMA)
     goal: Goal | None = None
     # Per run.
     budget: Budget = Field(default_factory=Budget)
@@ -93,7 +98,6 @@ class ScheduleCreate(StrictInput):
     daily_budget: DailyBudget = Field(default_factory=DailyBudget)
     auto_pause_after: AutoPauseAfter = DEFAULT_AUTO_PAUSE_AFTER
 
-    _name_is_printable = field_validator("name")(_printable_name)
     _env_is_valid = field_validator("env")(_checked_env)
     _file_ids_are_unique = field_validator("file_ids")(_unique_file_ids)
 
@@ -105,8 +109,8 @@ class ScheduleUpdate(StrictInput):
     agent_id: Ulid | None = omittable()
     agent_version: int | None = omittable(ge=1)
     prompt: Prompt | None = omittable()
-    file_ids: list[Ulid] | None = omittable(max_length=MAX_FILE_IDS)
-    env: dict[str, EnvVar] | None = omittable(max_length=_MAX_ENV_VARS)
+    file_ids: list[Ulid] | None = omittable(max_length=MAX_FILE_IDS, schema_extra={"uniqueItems": True})
+    env: dict[str, EnvVar] | None = omittable(max_length=_MAX_ENV_VARS, schema_extra=ENV_NAMES_SCHEMA)
     goal: Goal | None = omittable()
     budget: Budget | None = omittable()
     expression: Expression | None = omittable()
@@ -116,7 +120,6 @@ class ScheduleUpdate(StrictInput):
     auto_pause_after: int | None = omittable(ge=1, le=100)
     expected_revision: int | None = Field(default=None, ge=1)
 
-    _name_is_printable = field_validator("name")(_printable_name)
     _env_is_valid = field_validator("env")(_checked_env)
     _file_ids_are_unique = field_validator("file_ids")(_unique_file_ids)
 
@@ -201,9 +204,7 @@ class SchedulePreviewResult(BaseModel):
 
 
 class SchedulePause(StrictInput):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = omittable()
-
-    _reason_is_printable = field_validator("reason")(_printable_name)
+    reason: PauseReason | None = omittable()
 
 
 def check_expression(

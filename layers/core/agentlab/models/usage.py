@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentlab.models.common import StrictInput
+from agentlab.models.common import MICRO_DOLLARS, USD_DIGITS, StrictInput
 
 UsageGroupBy = Literal["day", "agent", "model", "schedule", "user"]
 BUDGET_THRESHOLDS: tuple[int, ...] = (50, 80, 100)
@@ -99,4 +99,4 @@ class UsageReport(BaseModel):
 class UsageBudgetUpdate(StrictInput):
     """The org's monthly budget in USD; null removes it."""
 
-    monthly_usd: float | None = Field(..., gt=0, le=10_000_000)
+    monthly_usd: Annotated[float, Field(ge=10**-USD_DIGITS, le=10_000_000), MICRO_DOLLARS] | None = Field(...)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from importlib import resources
 from itertools import pairwise
 from typing import Any, Literal, Protocol, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -152,8 +154,17 @@ def _require_aware(moment: datetime, name: str) -> None:
         raise ValueError(f"{name} must be a timezone-aware datetime, got {moment.isoformat()}")
 
 
+@cache
+def timezones() -> tuple[str, ...]:
+    """The IANA timezone names a schedule may use, from the pinned tz database of the `tzdata` package, so the
+    document's list and the server's check are the same on every machine, whatever the system has installed
+    (Lambda's runtime may have no tz database at all). `Factory` is a placeholder, not a place."""
+    names = resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8").split()
+    return tuple(sorted(name for name in names if name != "Factory"))
+
+
 def _zone(name: str) -> ZoneInfo:
-    if not name or len(name) > MAX_TIMEZONE_LENGTH:
+    if not name or len(name) > MAX_TIMEZONE_LENGTH or name not in timezones():
         raise ExpressionError(f"unknown timezone {name!r}")
     try:
         return ZoneInfo(name)

@@ -149,8 +149,8 @@ class UsageStore:
     ) -> bool:
         """Add a run's contributions, keyed by (dimension, key), to its day's items, once: False when the run was
         already rolled up (its marker exists)."""
-        if len(contributions) + 1 > MAX_TRANSACTION_ITEMS:
-            raise ValueError(f"a run adds to at most {MAX_TRANSACTION_ITEMS - 1} roll-up items")
+        if len(contributions) + 2 > MAX_TRANSACTION_ITEMS:
+            raise ValueError(f"a run adds to at most {MAX_TRANSACTION_ITEMS - 2} roll-up items")
         marker = {
             "PK": _org_pk(org_id),
             "SK": f"{_MARKER_PREFIX}{run_id}",
@@ -160,7 +160,19 @@ class UsageStore:
             "cost": cost.model_dump(mode="json"),
             "recorded_at": utc_now().isoformat(),
         }
-        operations = [self.table.op_put(marker, condition="attribute_not_exists(PK)")]
+        run_key = {"PK": _org_pk(org_id), "SK": f"RUN#{run_id}"}
+        # The run must still exist: a run whose org was deleted while its end was reported adds nothing that the
+        # deletion would leave behind.
+        operations = [
+            self.table.op_put(marker, condition="attribute_not_exists(PK)"),
+            {
+                "ConditionCheck": {
+                    "TableName": self.table.name,
+                    "Key": serialize(run_key),
+                    "ConditionExpression": "attribute_exists(PK)",
+                }
+            },
+        ]
         for (dimension, key), totals in contributions.items():
             operations.append(self._op_add(org_id, dimension, day, key, totals))
         # Runs of an org that end together add to the same day's items: a transaction that lost to another is tried
@@ -169,7 +181,10 @@ class UsageStore:
             try:
                 self.table.transact(operations)
             except ConcurrentUpdate:
-                if self.recorded_cost(org_id, run_id) is not None:
+                if (
+                    self.recorded_cost(org_id, run_id) is not None
+                    or self.table.get(run_key["PK"], run_key["SK"]) is None
+                ):
                     return False
                 pause_before_retry(attempt)
                 continue
