@@ -37,6 +37,12 @@ CELLS = 6
 RUN_TIMEOUT_S = 30
 POLL_S = 0.1
 TERMINAL = {"succeeded", "failed", "cancelled", "budget_exceeded"}
+# States entered once per run: Prepare, AfterPrepare, the last Think (which chose finish) and AfterThink, Evaluate,
+# AfterEvaluate, Finalize, Done. The rest are the CELLS think -> critique -> execute iterations.
+ONCE_PER_RUN_TRANSITIONS = 8
+# What a think -> critique -> execute iteration cost before critique ran inside the Execute state.
+PREVIOUS_TRANSITIONS_PER_ITERATION = 6
+TARGET_TRANSITIONS_PER_ITERATION = 4
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -180,7 +186,20 @@ class BenchPlatform:
         handlers_ms = self.registry.take_step_time_ms()
         _, final = self.api.call("GET", f"/v1/runs/{created['id']}")
         _, page = self.api.call("GET", f"/v1/runs/{created['id']}/steps?limit=200")
-        return {"run": final, "steps": page["items"], "handlers_ms": handlers_ms}
+        return {
+            "run": final,
+            "steps": page["items"],
+            "handlers_ms": handlers_ms,
+            "transitions": self.state_transitions(created["id"]),
+        }
+
+    def state_transitions(self, run_id: str) -> int:
+        """The states the run's execution entered, from its history: what Step Functions bills as transitions."""
+        from agentlab.workflow.executions import execution_arn
+
+        arn = execution_arn(os.environ["AGENTLAB_AGENT_RUN_STATE_MACHINE_ARN"], run_id)
+        pages = self.clients.stepfunctions.get_paginator("get_execution_history").paginate(executionArn=arn)
+        return sum(1 for page in pages for event in page["events"] if event["type"].endswith("StateEntered"))
 
 
 def steady_iteration_overheads(steps: list[dict[str, Any]]) -> list[float]:
@@ -220,6 +239,8 @@ def measure_run(record: dict[str, Any]) -> dict[str, Any]:
         "queued_ms": seconds_between(run["created_at"], run["started_at"]) * 1000 if run["started_at"] else 0.0,
         "overhead_per_iteration_ms": (wall_ms - sandbox_ms - model_ms) / iterations,
         "steady_iterations_ms": steady_iteration_overheads(steps),
+        "transitions": record["transitions"],
+        "transitions_per_cell_iteration": (record["transitions"] - ONCE_PER_RUN_TRANSITIONS) / CELLS,
     }
 
 
@@ -275,6 +296,12 @@ def summarise(measured: list[dict[str, Any]], table_items: int) -> dict[str, Any
             "step_logic_per_iteration_ms": per_iteration_mean("step_logic_ms"),
             "engine_per_iteration_ms": per_iteration_mean("engine_ms"),
             "queued_p50_ms": round(statistics.median(m["queued_ms"] for m in complete), 1),
+            "transitions_per_run": round(statistics.median(m["transitions"] for m in complete), 1),
+            "transitions_per_cell_iteration": round(
+                statistics.median(m["transitions_per_cell_iteration"] for m in complete), 2
+            ),
+            "previous_transitions_per_cell_iteration": PREVIOUS_TRANSITIONS_PER_ITERATION,
+            "target_transitions_per_cell_iteration": TARGET_TRANSITIONS_PER_ITERATION,
             "run_wall_p50_ms": round(statistics.median(m["wall_ms"] for m in complete), 1),
         }
     )
@@ -309,6 +336,12 @@ def report(measured: list[dict[str, Any]], figures: dict[str, Any]) -> None:
         f" + model {figures['model_per_iteration_ms']} + critique {figures['critique_per_iteration_ms']}"
         f" + other step work (logic, moto calls, kernel start) {figures['step_logic_per_iteration_ms']}"
         f" + engine and dispatch {figures['engine_per_iteration_ms']}"
+    )
+    print(
+        f"state transitions: {figures['transitions_per_run']} per run, "
+        f"{figures['transitions_per_cell_iteration']} per think -> critique -> execute iteration counted from the "
+        f"execution histories (before critique ran inside Execute: {PREVIOUS_TRANSITIONS_PER_ITERATION}; "
+        f"target <= {TARGET_TRANSITIONS_PER_ITERATION})"
     )
     print(
         f"queued before prepare p50 {figures['queued_p50_ms']} ms; "

@@ -160,11 +160,16 @@ def test_transient_step_errors_are_retried(platform: Any, api: EventClient, scri
     assert calls["n"] == 3
 
 
-def test_a_failing_step_is_caught_and_the_run_records_why(platform: Any, api: EventClient, scripted_agent: str) -> None:
-    def broken_critique(event: dict[str, Any], context: Any) -> Any:
+def test_a_failing_step_is_caught_and_the_run_records_why(
+    platform: Any, api: EventClient, scripted_agent: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agentlab.critic
+
+    def broken_critic(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("critic exploded")
 
-    platform.registry._handlers["critique"] = broken_critique
+    # The critic runs inside the Execute state, before the cell
+    monkeypatch.setattr(agentlab.critic, "critique", broken_critic)
     run = api.post(
         "/v1/runs", {"agent_id": scripted_agent, "prompt": "x", "script": [{"tool": "python", "code": "print(1)"}]}
     ).json()

@@ -161,3 +161,9 @@ def test_usd_amounts_are_kept_to_the_micro_dollar() -> None:
     assert UsageBudgetUpdate.model_json_schema()["properties"]["monthly_usd"]["anyOf"][0]["minimum"] == 0.000001
     with pytest.raises(ValidationError):
         UsageBudgetUpdate.model_validate({"monthly_usd": 5e-324})
+
+
+@pytest.mark.parametrize("field", ["env", "file_ids", "timezone", "name"])
+def test_an_update_refuses_null_for_fields_with_further_schema_too(field: str) -> None:
+    with pytest.raises(ValidationError, match="cannot be null"):
+        ScheduleUpdate.model_validate({field: None})

@@ -88,12 +88,18 @@ def test_the_sandbox_task_size_is_the_stacks_default_task() -> None:
 
 def test_transitions_count_the_functions_the_steps_show_with_prepare_and_the_end() -> None:
     per = AGENT_RUN_TRANSITIONS
+    # The critique and the cell it let run are one Execute invocation
     assert state_transitions(a_run(), STEPS) == (
-        per["prepare"] + 2 * per["think"] + per["critique"] + per["execute"] + per["evaluate"] + per["finalize"]
+        per["prepare"] + 2 * per["think"] + per["execute"] + per["evaluate"] + per["finalize"]
     )
     failed = [*STEPS[:3], a_step(4, "error")]
     assert state_transitions(a_run(status="failed"), failed) == (
-        per["prepare"] + per["think"] + per["critique"] + per["execute"] + per["record_failure"]
+        per["prepare"] + per["think"] + per["execute"] + per["record_failure"]
+    )
+    # A critique that blocked its cell ended its Execute invocation there, as one at the very end of the steps does
+    blocked = [STEPS[0], a_step(2, "critique"), a_step(3, "think"), a_step(4, "critique")]
+    assert state_transitions(a_run(status="failed"), blocked) == (
+        per["prepare"] + 2 * per["think"] + 2 * per["execute"] + per["record_failure"]
     )
     # A run that never started ran no execution
     assert state_transitions(a_run(status="failed", started_at=None), []) == 0

@@ -5,6 +5,7 @@ Step Functions executions run in moto's engine; its Lambda tasks are dispatched 
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import traceback
@@ -64,12 +65,18 @@ def install_lambda_dispatch(registry: HandlerRegistry) -> Callable[[], None]:
     undo_copy = _copy_state_machines_without_executions()
     undo_transactions = _roll_back_only_touched_items()
     undo_lock = _serialize_dynamodb_requests()
+    undo_json = _item_responses_as_plain_json()
+    undo_partitions = _query_one_partition()
+    undo_engine = _reuse_parsed_definitions_and_clients()
 
     def undo() -> None:
         LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
         undo_copy()
         undo_lock()
         undo_transactions()
+        undo_json()
+        undo_partitions()
+        undo_engine()
 
     return undo
 
@@ -113,6 +120,147 @@ def _serialize_dynamodb_requests() -> Callable[[], None]:
     def undo() -> None:
         for name, method in originals.items():
             setattr(DynamoDBBackend, name, method)
+
+    return undo
+
+
+# Item operations, whose answers hold items and counts only (no timestamps or blobs outside attribute values).
+_PLAIN_JSON_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+
+
+def _item_responses_as_plain_json() -> Callable[[], None]:
+    """moto serialises each answer by walking botocore's output shape member by member, which took about a third of
+    a step's time in the local engine (a run item holds hundreds of attribute values). DynamoDB's JSON protocol is
+    the answer as it stands (binary attribute values as base64), so an item operation's answer is dumped directly,
+    without its null members, and reads the same once botocore parses it (tests compare the two for every value
+    type). Everything else (errors, table descriptions) goes through moto's serialiser."""
+    from email.utils import formatdate
+
+    from moto.dynamodb.responses import DynamoResult
+
+    original = DynamoResult.execute_result
+
+    def execute_result(self: Any, context: Any) -> Any:
+        result = self.result
+        if context.operation_model.name not in _PLAIN_JSON_OPERATIONS or not isinstance(result, dict):
+            return original(self, context)
+        headers = {
+            "Content-Type": "application/x-amz-json-1.0",
+            "server": "amazon.com",
+            "date": formatdate(usegmt=True),
+        }
+        return 200, headers, json.dumps(_without_nulls(result), separators=(",", ":"), default=_base64)
+
+    DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
+
+    def undo() -> None:
+        DynamoResult.execute_result = original  # type: ignore[method-assign]
+
+    return undo
+
+
+def _base64(value: Any) -> str:
+    # Binary attribute values moto keeps as bytes: the protocol's blobs are base64 text.
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} in a DynamoDB answer")
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_nulls(member) for key, member in value.items() if member is not None}
+    if isinstance(value, list):
+        return [_without_nulls(member) for member in value]
+    return value
+
+
+def _query_one_partition() -> Callable[[], None]:
+    """moto answers a query on the table's own key by testing every item of the table against the partition key, so
+    each read of a run's steps or transcript grew with everything the stack ever stored. The table keeps its items by
+    partition, so a query of one partition looks at that partition's items only; index queries are left as they are.
+    DynamoDB requests are serialised (above), so the shortcut is never seen by another request."""
+    import inspect
+
+    from moto.dynamodb.models.table import Table as MotoTable
+
+    original = MotoTable.query
+    signature = inspect.signature(original)
+
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs)
+        hash_key = bound.arguments.get("hash_key")
+        if bound.arguments.get("index_name") or hash_key is None:
+            return original(self, *args, **kwargs)
+        partition = self.items.get(hash_key)  # .get: a missing key must not create an entry of the defaultdict
+        members = list(partition.values()) if isinstance(partition, dict) else ([partition] if partition else [])
+        self.all_items = lambda: members
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    MotoTable.query = query  # type: ignore[method-assign]
+
+    def undo() -> None:
+        MotoTable.query = original  # type: ignore[method-assign]
+
+    return undo
+
+
+def _reuse_parsed_definitions_and_clients() -> Callable[[], None]:
+    """moto's Step Functions engine parses the state machine's definition (an ANTLR grammar) at the start of every
+    execution, and builds a new boto3 client for every Lambda task it invokes; the two took tens of milliseconds per
+    run and per step. A parsed program keeps no execution's state (that lives in each execution's environment: its
+    heap holds retry attempts, its stack the values), so one is kept per definition; the Lambda client is kept per
+    region (it is made with fixed test credentials and no retries, and boto3 clients are thread-safe)."""
+    import threading
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    original_entrypoint = ExecutionWorker._get_evaluation_entrypoint
+    original_client_for = lambda_eval_utils.boto_client_for
+    programs: dict[str, Any] = {}
+    clients: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def entrypoint(self: Any) -> Any:
+        definition = self._evaluation_details.state_machine_details.definition
+        with lock:
+            program = programs.get(definition)
+        if program is None:
+            program = original_entrypoint(self)
+            with lock:
+                programs.setdefault(definition, program)
+        return program
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        # moto's own function makes the same client whatever the state's credentials (it does not use them).
+        with lock:
+            client = clients.get((region, service))
+            if client is None:
+                client = clients[(region, service)] = original_client_for(region, service)
+        return client
+
+    ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
+    lambda_eval_utils.boto_client_for = client_for
+
+    def undo() -> None:
+        ExecutionWorker._get_evaluation_entrypoint = original_entrypoint  # type: ignore[method-assign]
+        lambda_eval_utils.boto_client_for = original_client_for
 
     return undo
 

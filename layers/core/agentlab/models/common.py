@@ -49,7 +49,13 @@ def omittable(*, schema_extra: dict[str, Any] | None = None, **constraints: Any)
         without_null(schema)
         schema.update(extra)
 
+    with_extra.omittable = True  # type: ignore[attr-defined]
     return Field(default=None, json_schema_extra=with_extra, **constraints)
+
+
+def _omittable(schema_extra: Any) -> bool:
+    """Whether a field was declared with `omittable` (with or without further schema)."""
+    return schema_extra is without_null or bool(getattr(schema_extra, "omittable", False))
 
 
 class StrictInput(BaseModel):
@@ -92,7 +98,7 @@ class StrictInput(BaseModel):
         nulls = sorted(
             name
             for name in self.model_fields_set
-            if fields[name].json_schema_extra is without_null and getattr(self, name) is None
+            if _omittable(fields[name].json_schema_extra) and getattr(self, name) is None
         )
         if nulls:
             raise ValueError(f"{', '.join(nulls)} cannot be null; leave a field out to keep its current value")

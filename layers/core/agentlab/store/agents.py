@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +11,9 @@ from agentlab.errors import ConcurrentUpdate, Conflict, NotFound
 from agentlab.ids import new_ulid
 from agentlab.models import Agent, AgentCreate, AgentUpdate, AgentVersion, utc_now
 from agentlab.store.table import QueryPage, Table, entity_fields
+
+# How many agent versions a store keeps once read (by org, agent and version, least recently used out first).
+_MAX_KEPT_VERSIONS = 256
 
 
 def _agent_key(org_id: str, agent_id: str) -> tuple[str, str]:
@@ -31,6 +36,8 @@ def _name_marker(org_id: str, name: str, agent_id: str) -> dict[str, Any]:
 class AgentStore:
     def __init__(self, table: Table) -> None:
         self.table = table
+        self._versions: OrderedDict[tuple[str, str, int], dict[str, Any]] = OrderedDict()
+        self._versions_lock = threading.Lock()
 
     def create(self, org_id: str, spec: AgentCreate) -> Agent:
         now = utc_now()
@@ -58,10 +65,24 @@ class AgentStore:
         return Agent.model_validate(entity_fields(item))
 
     def get_version(self, org_id: str, agent_id: str, version: int) -> AgentVersion:
-        item = self.table.get(f"ORG#{org_id}#AGENT#{agent_id}", f"VERSION#{version:08d}")
-        if not item:
-            raise NotFound(f"agent {agent_id} version {version} not found")
-        return AgentVersion.model_validate(entity_fields(item))
+        """A version is written once and never changed, so the store (one per warm process) keeps the versions it
+        read: every step of a run reads the version the run pinned."""
+        key = (org_id, agent_id, version)
+        with self._versions_lock:
+            fields = self._versions.get(key)
+            if fields is not None:
+                self._versions.move_to_end(key)
+        if fields is None:
+            item = self.table.get(f"ORG#{org_id}#AGENT#{agent_id}", f"VERSION#{version:08d}")
+            if not item:
+                raise NotFound(f"agent {agent_id} version {version} not found")
+            fields = entity_fields(item)
+            with self._versions_lock:
+                self._versions[key] = fields
+                while len(self._versions) > _MAX_KEPT_VERSIONS:
+                    self._versions.popitem(last=False)
+        # Validated from the kept fields each time: callers get their own object.
+        return AgentVersion.model_validate(fields)
 
     def find_by_name(self, org_id: str, name: str) -> Agent | None:
         marker = self.table.get(f"ORG#{org_id}", f"AGENTNAME#{name}")

@@ -12,6 +12,7 @@ from typing import Any
 from agentlab.errors import ConcurrentUpdate, Conflict, NotFound
 from agentlab.models import TERMINAL_STATUSES, Artifact, OutputRef, Run, RunError, Step, utc_now
 from agentlab.models.run import ALLOWED_TRANSITIONS
+from agentlab.store.invocation import recall, remember
 from agentlab.store.limits import tokens_counter_op
 from agentlab.store.table import QueryPage, Table, entity_fields, pause_before_retry
 
@@ -73,6 +74,10 @@ def fingerprint(payload: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def _known_run(org_id: str, run_id: str) -> tuple[str, ...]:
+    return ("run", org_id, run_id)
+
+
 class RunStore:
     def __init__(self, table: Table) -> None:
         self.table = table
@@ -119,7 +124,10 @@ class RunStore:
         item = self.table.get(f"ORG#{org_id}", f"RUN#{run_id}")
         if not item:
             raise NotFound(f"run {run_id} not found")
-        return Run.model_validate(entity_fields(item))
+        run = Run.model_validate(entity_fields(item))
+        # A copy: the caller may change the run it holds, the guess must stay what the table has.
+        remember(_known_run(org_id, run_id), run.model_copy(deep=True))
+        return run
 
     def list(
         self,
@@ -174,6 +182,7 @@ class RunStore:
             except ConcurrentUpdate:
                 pause_before_retry(attempt)
                 continue
+            remember(_known_run(org_id, run_id), updated.model_copy(deep=True))
             return updated
         raise ConcurrentUpdate(f"run {run_id} is being updated by too many writers; retry")
 
@@ -226,7 +235,10 @@ class RunStore:
         if "detail" in fields:
             fields["detail"] = fit_detail(fields["detail"])
         for attempt in range(_MAX_WRITE_ATTEMPTS):
-            run = self.get(org_id, run_id)
+            # The run as this invocation last read or wrote it, first (agentlab/store/invocation.py); after a lost
+            # race, as the table has it.
+            guess = recall(_known_run(org_id, run_id)) if attempt == 0 else None
+            run = guess if guess is not None else self.get(org_id, run_id)
             step = Step(run_id=run_id, seq=run.step_count + 1, type=step_type, created_at=utc_now(), **fields)
             updated = run.model_copy(deep=True)
             updated.step_count = step.seq
@@ -265,8 +277,10 @@ class RunStore:
                     ]
                 )
             except ConcurrentUpdate:
-                pause_before_retry(attempt)
+                if guess is None:
+                    pause_before_retry(attempt)
                 continue
+            remember(_known_run(org_id, run_id), updated.model_copy(deep=True))
             return step
         raise ConcurrentUpdate(f"could not append a step to run {run_id}; retry")
 

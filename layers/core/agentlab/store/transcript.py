@@ -14,6 +14,7 @@ from agentlab.errors import ConcurrentUpdate
 from agentlab.ids import new_ulid
 from agentlab.models import utc_now
 from agentlab.store.blobs import BlobStore
+from agentlab.store.invocation import recall, remember
 from agentlab.store.table import Table, pause_before_retry
 
 _MAX_APPEND_ATTEMPTS = 5
@@ -26,6 +27,10 @@ def message_body_key(org_id: str, run_id: str) -> str:
     return f"orgs/{org_id}/runs/{run_id}/transcript/{new_ulid()}.json"
 
 
+def _known_last(org_id: str, run_id: str) -> tuple[str, ...]:
+    return ("transcript", org_id, run_id)
+
+
 class TranscriptStore:
     def __init__(self, table: Table, blobs: BlobStore | None = None) -> None:
         self.table = table
@@ -33,7 +38,9 @@ class TranscriptStore:
 
     def messages(self, org_id: str, run_id: str) -> list[dict[str, Any]]:
         items = self.table.iterate(partition=("PK", f"ORG#{org_id}#RUN#{run_id}"), sort_prefix="MSG#")
-        return [self._whole(item) for item in items]
+        messages = [self._whole(item) for item in items]
+        remember(_known_last(org_id, run_id), int(messages[-1]["seq"]) if messages else 0)
+        return messages
 
     def _whole(self, item: dict[str, Any]) -> dict[str, Any]:
         key = item.get(BODY_KEY)
@@ -53,10 +60,15 @@ class TranscriptStore:
     def append(self, org_id: str, run_id: str, message: dict[str, Any]) -> int:
         message = self._fitted(org_id, run_id, message)
         for attempt in range(_MAX_APPEND_ATTEMPTS):
-            last = self.table.query(
-                partition=("PK", f"ORG#{org_id}#RUN#{run_id}"), sort_prefix="MSG#", limit=1, newest_first=True
-            ).items
-            seq = int(last[0]["seq"]) + 1 if last else 1
+            # The last message this invocation read or wrote, first (agentlab/store/invocation.py).
+            guess = recall(_known_last(org_id, run_id)) if attempt == 0 else None
+            if guess is not None:
+                seq = int(guess) + 1
+            else:
+                last = self.table.query(
+                    partition=("PK", f"ORG#{org_id}#RUN#{run_id}"), sort_prefix="MSG#", limit=1, newest_first=True
+                ).items
+                seq = int(last[0]["seq"]) + 1 if last else 1
             try:
                 self.table.put_new(
                     {
@@ -69,8 +81,10 @@ class TranscriptStore:
                     }
                 )
             except ConcurrentUpdate:
-                pause_before_retry(attempt)
+                if guess is None:
+                    pause_before_retry(attempt)
                 continue
+            remember(_known_last(org_id, run_id), seq)
             return seq
         raise ConcurrentUpdate(f"could not append to the transcript of run {run_id}")
 

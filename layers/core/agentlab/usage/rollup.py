@@ -53,10 +53,10 @@ NONE_KEY = "none"
 THRESHOLD_ACTION = "usage.threshold"
 
 # The function that a step of each type shows was invoked; an error step is written by RecordFailure (or the
-# janitor), which the end of the execution counts.
+# janitor), which the end of the execution counts. A critique step is written by the Execute invocation that runs the
+# cell after it (its own execute step), or that stopped there because the critic blocked the cell.
 STEP_FUNCTIONS: dict[str, str] = {
     "think": "think",
-    "critique": "critique",
     "execute": "execute",
     "evaluate": "evaluate",
     "approval": "request_approval",
@@ -92,7 +92,14 @@ def state_transitions(run: Run, steps: list[Step]) -> int:
     if run.started_at is None and not steps:
         return 0  # never started: no execution ran
     kinds = Counter(step.type for step in steps)
-    invoked = sum(
+    ordered = sorted(steps, key=lambda step: step.seq)
+    # A critique the next step does not follow with an execute step ended its Execute invocation (a blocked cell).
+    blocked = sum(
+        1
+        for i, step in enumerate(ordered)
+        if step.type == "critique" and (i + 1 == len(ordered) or ordered[i + 1].type != "execute")
+    )
+    invoked = AGENT_RUN_TRANSITIONS["execute"] * blocked + sum(
         AGENT_RUN_TRANSITIONS[STEP_FUNCTIONS[kind]] * n for kind, n in kinds.items() if kind in STEP_FUNCTIONS
     )
     end = "record_failure" if kinds.get("error") or run.status == "failed" else "finalize"

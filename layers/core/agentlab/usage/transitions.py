@@ -11,7 +11,6 @@ from typing import Any
 AGENT_RUN_TRANSITIONS: dict[str, int] = {
     "prepare": 2,
     "think": 2,
-    "critique": 2,
     "execute": 2,
     "request_approval": 2,
     "check_goal": 2,

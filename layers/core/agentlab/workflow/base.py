@@ -46,7 +46,11 @@ def resolve_ref(deps: StepDeps, ref: str) -> str:
 
 def pending_calls(deps: StepDeps, ref: StepRef) -> list[ToolCall]:
     """The tool calls of the model's last turn, which the current state answers."""
-    messages = deps.transcript.messages(ref.org_id, ref.run_id)
+    return calls_of_last_turn(deps.transcript.messages(ref.org_id, ref.run_id))
+
+
+def calls_of_last_turn(messages: list[dict[str, Any]]) -> list[ToolCall]:
+    """The tool calls of the last message of a transcript already read, which must be the model's."""
     last = messages[-1] if messages else None
     if last is None or last["role"] != "assistant":
         raise AgentlabError("no pending tool call in the transcript", code="no_pending_call")

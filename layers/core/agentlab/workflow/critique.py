@@ -1,26 +1,31 @@
-"""The Critique state: judge the proposed cell statically before it ever runs. Under the agent's critic mode
-`enforce` blocked code never runs; under `warn` the findings are recorded and the cell runs anyway (`off` skips this
-state: Think goes straight to Execute)."""
+"""The critique phase of the Execute state: judge the proposed cell statically before it ever runs. Under the agent's
+critic mode `enforce` blocked code never runs; under `warn` the findings are recorded and the cell runs anyway; `off`
+skips the phase.
+
+It runs in the Execute state's invocation (not a state of its own), so a think → critique → execute iteration costs
+four state transitions (Think, its Choice, Execute, its Choice) instead of six; the step it records is the same.
+"""
 
 from __future__ import annotations
 
-from agentlab.models import TERMINAL_STATUSES
-from agentlab.workflow.base import StepRef, load_run, pending_calls, reply, step_output
+from typing import Any
+
+from agentlab.llm.types import ToolCall
+from agentlab.models import AgentVersion
+from agentlab.workflow.base import StepRef, reply
 from agentlab.workflow.deps import StepDeps
 
 # A 200 KB cell can draw thousands of findings; the step keeps the first ones and the count.
 MAX_RECORDED_FINDINGS = 200
 
 
-def critique(deps: StepDeps, ref: StepRef) -> dict[str, str]:
+def critique_cell(
+    deps: StepDeps, ref: StepRef, agent: AgentVersion, messages: list[dict[str, Any]], calls: list[ToolCall]
+) -> bool:
+    """Record the critique step of the pending cell; False when the cell must not run (the model has been told)."""
     from agentlab.critic import critique as run_critic
     from agentlab.critic.models import CriticPolicy
 
-    run, agent = load_run(deps, ref)
-    if run.status in TERMINAL_STATUSES:
-        return step_output(ref, "end")
-    messages = deps.transcript.messages(ref.org_id, ref.run_id)
-    calls = pending_calls(deps, ref)
     code = str(calls[0].arguments.get("code", ""))
     settings = agent.critic
     policy = CriticPolicy().with_imports(allow=settings.allow_imports, forbid=settings.forbid_imports)
@@ -49,5 +54,5 @@ def critique(deps: StepDeps, ref: StepRef) -> dict[str, str]:
     )
     if result.verdict == "block" and settings.mode == "enforce":
         reply(deps.transcript, ref, calls, "The code was not run. " + result.as_feedback(), is_error=True)
-        return step_output(ref, "think")
-    return step_output(ref, "execute")
+        return False
+    return True

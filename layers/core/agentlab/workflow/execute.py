@@ -1,6 +1,7 @@
-"""The Execute state: run the cell (or a file tool) in the run's sandbox session and hand the result back to the
-model. The step keeps bounded previews (the full output goes to S3), the model sees a bounded head and tail, and a
-cell run by another kernel than the last one is told that the earlier state is gone."""
+"""The Execute state: critique the cell (agentlab/workflow/critique.py), then run it (or a file tool) in the run's
+sandbox session and hand the result back to the model. The step keeps bounded previews (the full output goes to
+S3), the model sees a bounded head and tail, and a cell run by another kernel than the last one is told that the
+earlier state is gone."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from agentlab.ids import new_ulid
 from agentlab.llm.types import IMAGE_MEDIA_TYPES, ToolCall
 from agentlab.models import TERMINAL_STATUSES, Artifact, Run, utc_now
 from agentlab.store.blobs import artifact_key
-from agentlab.workflow.base import StepRef, load_run, pending_calls, reply, step_output
+from agentlab.workflow.base import StepRef, calls_of_last_turn, load_run, reply, step_output
+from agentlab.workflow.critique import critique_cell
 from agentlab.workflow.deps import StepDeps
 from agentlab.workflow.outputs import Outputs, head_and_tail
 from agentlab.workflow.sandbox_session import open_session
@@ -57,8 +59,11 @@ def execute(deps: StepDeps, ref: StepRef) -> dict[str, str]:
     run, agent = load_run(deps, ref)
     if run.status in TERMINAL_STATUSES:
         return step_output(ref, "end")
-    calls = pending_calls(deps, ref)
+    messages = deps.transcript.messages(ref.org_id, ref.run_id)
+    calls = calls_of_last_turn(messages)
     call = calls[0]
+    if call.name == "python" and agent.critic.mode != "off" and not critique_cell(deps, ref, agent, messages, calls):
+        return step_output(ref, "think")
     session = open_session(deps, run, agent)
     limit_chars = deps.settings.max_tool_output_chars
     if call.name == "list_files":

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agentlab import metrics
 from agentlab.logs import get_logger
+from agentlab.store.invocation import invocation_scope
 from agentlab.store.usage import UsageStore
 from agentlab.workflow.base import StepRef
 from agentlab.workflow.deps import StepDeps, StepSettings
@@ -40,7 +41,8 @@ def step_handler(step: Callable[..., dict[str, str]], *extra: str) -> Callable[[
         logger.append_keys(run_id=ref.run_id, org_id=ref.org_id, step=step.__name__)
         started = time.monotonic()
         try:
-            return step(deps[0], ref, **{name: event[name] for name in extra})
+            with invocation_scope():
+                return step(deps[0], ref, **{name: event[name] for name in extra})
         finally:
             elapsed_ms = (time.monotonic() - started) * 1000
             metrics.step_latency(step.__name__, elapsed_ms)

@@ -37,7 +37,7 @@ from agentlab.workflow.tools import tool_input, tool_specs
 
 # The state each tool's call goes to once its arguments are valid.
 NEXT_STATE = {
-    "python": "critique",
+    "python": "execute",  # which critiques the cell first (agentlab/workflow/critique.py)
     "list_files": "execute",
     "read_file": "execute",
     "request_approval": "approval",
@@ -159,7 +159,7 @@ def think(deps: StepDeps, ref: StepRef) -> dict[str, str]:
             else:
                 problem = written.problem
         if problem is None:
-            next_state = _next_state(first.name, run, agent)
+            next_state = _next_state(first.name, run)
     detail["tool_calls"] = outputs.tool_calls("tool_calls", [c.model_dump(mode="json") for c in calls])
     if problem:
         detail["problem"] = problem
@@ -201,9 +201,7 @@ def _call_problem(call: ToolCall, agent: Agent, code_model: bool) -> str | None:
     return invalid_arguments(call, tool_input(call.name, code_model=code_model))
 
 
-def _next_state(tool: str, run: Run, agent: Agent) -> str:
-    if tool == "python" and agent.critic.mode == "off":
-        return "execute"
+def _next_state(tool: str, run: Run) -> str:
     if tool == "finish" and run.goal and run.goal.check:
         return "check_goal"
     return NEXT_STATE[tool]
