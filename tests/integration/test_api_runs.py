@@ -4,6 +4,7 @@ cancel, tenants are isolated, and bad input is refused without changing anything
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,6 +24,18 @@ TERMINAL = {"succeeded", "failed", "cancelled", "budget_exceeded"}
 def settle(api: EventClient, run_ids: Iterable[str]) -> list[dict[str, Any]]:
     """Wait until the runs' workflows have ended, so nothing changes the table behind a test's back."""
     return [wait_for(api, run_id, TERMINAL) for run_id in run_ids]
+
+
+def executions_ended(platform: Platform, run_ids: Iterable[str], timeout_s: float = 60) -> None:
+    """Wait until the runs' executions have ended: a run is terminal before its last invocation returns (its end's
+    consequences and its Lambda meter are written after the status)."""
+    deadline = time.monotonic() + timeout_s
+    for run_id in run_ids:
+        arn = execution_arn(platform.state_machines["agent_run"], run_id)
+        while platform.clients.stepfunctions.describe_execution(executionArn=arn)["status"] == "RUNNING":
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the execution of run {run_id} did not end")
+            time.sleep(0.05)
 
 
 def create_agent(api: EventClient, name: str, reasoning: str = "scripted") -> str:
@@ -73,6 +86,7 @@ def test_an_idempotent_replay_returns_the_first_run(platform: Platform, api: Eve
     first = api.post("/v1/runs", body, headers={"idempotency-key": "order-42"})
     assert first.status == 201
     settle(api, [first.json()["id"]])
+    executions_ended(platform, [first.json()["id"]])
     before = table_items(platform)
 
     replay = api.post("/v1/runs", body, headers={"idempotency-key": "order-42"})

@@ -413,6 +413,27 @@ def test_an_org_exports_its_data_and_deleting_it_leaves_nothing_behind(platform:
     assert globex.admin.get("/v1/members").json()["items"][0]["email"] == "person@globex.example.com"
 
 
+def test_the_export_holds_every_exported_item_the_org_owns_and_no_other(platform: Platform) -> None:
+    from agentlab.tenancy import exported_items, org_items
+
+    acme, globex = Tenant(platform, "acme"), Tenant(platform, "globex")
+    charted = acme.admin.post("/v1/runs", {"agent_id": acme.agent_id, "prompt": "chart", "script": CHART}).json()
+    wait_for(acme.admin, charted["id"], TERMINAL)
+    kinds = {"agent", "agent_version", "run", "step", "artifact", "file", "member", "api_key"}
+
+    def keys(items: list[dict[str, Any]]) -> set[tuple[str, str]]:
+        return {(str(i["PK"]), str(i["SK"])) for i in items}
+
+    owned = org_items(platform.table, acme.org_id)
+    exported = exported_items(platform.table, acme.org_id)
+    assert keys(exported) == keys([i for i in owned if i.get("entity") in kinds])
+    assert {i["entity"] for i in exported} == kinds
+    assert not keys(exported) & keys(org_items(platform.table, globex.org_id))
+    document = acme.admin.get(f"/v1/orgs/{acme.org_id}/export").json()
+    counted = {kind: sum(1 for i in exported if i["entity"] == kind) for kind in kinds}
+    assert {kind: len(document[kind + "s"]) for kind in kinds} == counted
+
+
 def test_a_filter_that_matches_little_pages_on_instead_of_reading_everything(platform: Platform) -> None:
     for index in range(10):
         platform.table.put_new({"PK": "AUDIT#paging", "SK": f"{index:02d}", "n": index})

@@ -69,11 +69,30 @@ def org_items(table: Table, org_id: str) -> list[dict[str, Any]]:
     return list(unique.values())
 
 
+def exported_items(table: Table, org_id: str) -> list[dict[str, Any]]:
+    """The org's items of the kinds an export holds, read from the only partitions they live in: the org's own
+    (agents, runs, files, members), each run's (steps, artifacts), each agent's (versions) and its API keys (GSI1).
+    `org_items` also reads everything a deletion must remove (audit trail, counters, fires, deliveries, pointers,
+    sandbox sessions), none of which is exported; skipping it keeps the export to a request per run and agent."""
+    own = list(table.iterate(partition=("PK", f"ORG#{org_id}")))
+    items = [item for item in own if item.get("entity") in _EXPORTED]
+    for item in own:
+        entity = item.get("entity")
+        if entity == "run":
+            items.extend(table.iterate(partition=("PK", f"ORG#{org_id}#RUN#{item['id']}")))
+        elif entity == "agent":
+            items.extend(table.iterate(partition=("PK", f"ORG#{org_id}#AGENT#{item['id']}")))
+    for key in table.iterate(partition=("GSI1PK", f"ORG#{org_id}#APIKEYS"), index="GSI1"):
+        items.append(table.get(str(key["PK"]), str(key["SK"])) or key)
+    unique = {(str(item["PK"]), str(item["SK"])): item for item in items if item.get("entity") in _EXPORTED}
+    return list(unique.values())
+
+
 def export_org(table: Table, org: Org) -> dict[str, Any]:
     document: dict[str, Any] = {"org": org.model_dump(mode="json"), "exported_at": utc_now().isoformat()}
     for name in _EXPORTED.values():
         document[name] = []
-    for item in org_items(table, org.id):
+    for item in exported_items(table, org.id):
         section = _EXPORTED.get(str(item.get("entity")))
         if section is None:
             continue

@@ -9,17 +9,20 @@ fire, or the run under the key, and never starts a second run.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools import Logger
 from pydantic import AwareDatetime, BaseModel, StringConstraints
 
-from agentlab.api.deps import ApiDeps
 from agentlab.errors import Conflict, NotFound, RateLimited, Unprocessable
 from agentlab.models import Caller, Run, RunCreate
 from agentlab.models.schedule import FireOutcome, FireReason, Schedule
 from agentlab.store.schedules import RecordedFire
+
+if TYPE_CHECKING:
+    # The API's dependencies are built by the caller; importing them here would load every store at import.
+    from agentlab.api.deps import ApiDeps
 
 logger = Logger(service="agentlab-schedule-trigger")
 

@@ -10,14 +10,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
-
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from functools import cache
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from agentlab.errors import ConcurrentUpdate, InvalidRequest, Unprocessable
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 GSI_NAMES = ("GSI1", "GSI2", "GSI3")
 KEY_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK")
@@ -89,16 +88,34 @@ def entity_fields(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in _STORAGE_ATTRIBUTES}
 
 
+@cache
+def _serializer() -> TypeSerializer:
+    # boto3 is imported on first use: importing it takes longer than a step handler's own modules.
+    from boto3.dynamodb.types import TypeSerializer
+
+    return TypeSerializer()
+
+
+@cache
+def _deserializer() -> TypeDeserializer:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    return TypeDeserializer()
+
+
 def serialize(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
+    serializer = _serializer()
+    return {k: serializer.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
 
 
 def deserialize(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _from_dynamo(_deserializer.deserialize(v)) for k, v in item.items()}
+    deserializer = _deserializer()
+    return {k: _from_dynamo(deserializer.deserialize(v)) for k, v in item.items()}
 
 
 def encode_cursor(key: dict[str, Any]) -> str:
-    plain = {k: _deserializer.deserialize(v) for k, v in key.items()}
+    deserializer = _deserializer()
+    plain = {k: deserializer.deserialize(v) for k, v in key.items()}
     return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
 
 

@@ -15,10 +15,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from agentlab import __version__
@@ -26,6 +25,11 @@ from agentlab.errors import Unprocessable
 from agentlab.models.common import utc_now
 from agentlab.netguard import Resolver, check_public_https_url
 from agentlab.webhooks.signing import WebhookEvent, sign
+
+if TYPE_CHECKING:
+    # httpx (which also loads its command-line tools) is imported where a URL is checked or a request made, not by
+    # every function that imports this module.
+    import httpx
 
 # Delays before the 2nd, 3rd, … attempt: the Standard Webhooks reference schedule (Svix's), about 27.6 hours in all.
 # Fixed rather than jittered: retries are scheduled per message by the queue, so they do not arrive in a herd.
@@ -95,6 +99,8 @@ def _target(url: str, *, allow_loopback: bool, resolve: Resolver) -> _Target:
     addresses = _loopback_addresses(url, resolve) if allow_loopback else None
     if addresses is None:
         addresses = check_public_https_url(url, resolve=resolve)
+    import httpx
+
     try:
         original = httpx.URL(url.strip())
     except httpx.InvalidURL as exc:
@@ -146,6 +152,8 @@ def deliver(
     not let a public name that resolves to a loopback address through. The signature's timestamp is `clock()`, so
     a redelivery of the same event is signed afresh with the same `webhook-id`.
     """
+    import httpx
+
     body = event.to_body()
     attempted_at = clock()
     try:

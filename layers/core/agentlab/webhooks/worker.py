@@ -13,9 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
-
-import httpx
+from typing import TYPE_CHECKING, Any, Literal
 
 from agentlab.aws import AwsClients
 from agentlab.errors import ConcurrentUpdate
@@ -27,6 +25,9 @@ from agentlab.store.webhooks import AttemptRecord, Delivery, WebhookEndpoint, We
 from agentlab.webhooks.delivery import deliver, next_retry_delay_s, should_disable
 from agentlab.webhooks.events import DeliveryMessage, enqueue
 from agentlab.webhooks.settings import WebhookSettings
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = get_logger("agentlab-webhooks")
 
@@ -46,6 +47,8 @@ class DeliveryWorker:
     def from_settings(cls, settings: WebhookSettings) -> DeliveryWorker:
         clients = AwsClients(settings)
         table = Table(lambda: clients.dynamodb, settings.table_name)
+        import httpx
+
         return cls(settings, clients, WebhookStore(table, clients), httpx.Client(follow_redirects=False))
 
     def handle_body(self, body: str) -> Outcome:
