@@ -97,6 +97,7 @@ SEMANTIC_REFUSALS = {
     ("POST", "/v1/schedules"): "invalid_expression, agent_version_not_found, file_not_ready, unpriced_model",
     ("PATCH", "/v1/schedules/{schedule_id}"): "invalid_expression, agent_version_not_found, as on creation",
     ("POST", "/v1/schedules/preview"): "invalid_expression: EventBridge Scheduler's rules",
+    ("GET", "/v1/usage"): "invalid_range: `from` after `to`, or a range longer than 366 days (two dates apart)",
     # netguard resolves an endpoint's host and refuses private addresses: no schema can say which names resolve.
     ("POST", "/v1/webhooks"): "url_not_allowed: the endpoint's host does not resolve, or resolves to a private address",
     ("PATCH", "/v1/webhooks/{webhook_id}"): "url_not_allowed, as on creation",
