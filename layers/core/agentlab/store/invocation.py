@@ -27,6 +27,11 @@ def invocation_scope() -> Iterator[None]:
         _known.reset(token)
 
 
+def remembering() -> bool:
+    """Whether a scope is open: a caller whose value costs something to make (a copy) asks first."""
+    return _known.get() is not None
+
+
 def remember(key: tuple[str, ...], value: Any) -> None:
     known = _known.get()
     if known is not None:

@@ -12,7 +12,7 @@ from typing import Any
 from agentlab.errors import ConcurrentUpdate, Conflict, NotFound
 from agentlab.models import TERMINAL_STATUSES, Artifact, OutputRef, Run, RunError, Step, utc_now
 from agentlab.models.run import ALLOWED_TRANSITIONS
-from agentlab.store.invocation import recall, remember
+from agentlab.store.invocation import recall, remember, remembering
 from agentlab.store.limits import tokens_counter_op
 from agentlab.store.table import QueryPage, Table, entity_fields, pause_before_retry
 
@@ -125,8 +125,10 @@ class RunStore:
         if not item:
             raise NotFound(f"run {run_id} not found")
         run = Run.model_validate(entity_fields(item))
-        # A copy: the caller may change the run it holds, the guess must stay what the table has.
-        remember(_known_run(org_id, run_id), run.model_copy(deep=True))
+        # A copy, made only inside a step invocation: the caller may change the run it holds, the guess must stay
+        # what the table has.
+        if remembering():
+            remember(_known_run(org_id, run_id), run.model_copy(deep=True))
         return run
 
     def list(
@@ -182,7 +184,8 @@ class RunStore:
             except ConcurrentUpdate:
                 pause_before_retry(attempt)
                 continue
-            remember(_known_run(org_id, run_id), updated.model_copy(deep=True))
+            if remembering():
+                remember(_known_run(org_id, run_id), updated.model_copy(deep=True))
             return updated
         raise ConcurrentUpdate(f"run {run_id} is being updated by too many writers; retry")
 
@@ -280,7 +283,8 @@ class RunStore:
                 if guess is None:
                     pause_before_retry(attempt)
                 continue
-            remember(_known_run(org_id, run_id), updated.model_copy(deep=True))
+            if remembering():
+                remember(_known_run(org_id, run_id), updated.model_copy(deep=True))
             return step
         raise ConcurrentUpdate(f"could not append a step to run {run_id}; retry")
 
