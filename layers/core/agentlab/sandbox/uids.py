@@ -5,10 +5,13 @@ processes, sessions cannot signal one another, and every process a session start
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
+import stat
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Collection
@@ -137,23 +140,56 @@ def _kill_processes_of_uid_but(uid: int, spared: set[int]) -> None:
                 continue
 
 
-class SandboxUidPool:
-    """Hands out uids from a range, skipping any uid that still owns a process (another backend's, or a leftover)."""
+def claims_dir() -> Path:
+    """Where uid claims are kept: one folder per host user, for every process of that user on this machine."""
+    return Path(
+        os.environ.get("AGENTLAB_SANDBOX_UID_CLAIMS") or Path(tempfile.gettempdir()) / f"agentlab-uids-{os.geteuid()}"
+    )
 
-    def __init__(self, uids: range) -> None:
+
+class SandboxUidPool:
+    """Hands out uids from a range, one at a time per uid on the whole machine: a uid is claimed by an exclusive
+    lock on its file in `claims_dir()` (held while the session lives, dropped by the kernel when the process that holds
+    it dies, even killed), and a uid that still owns a process (a leftover) is skipped too. Two local stacks, or a
+    stack and a test process, therefore never give one uid to two sessions, where ending one would kill the other's
+    kernel. The folder must be the caller's own and closed to others: a sandboxed uid must not be able to take or
+    hold claims."""
+
+    def __init__(self, uids: range, directory: Path | None = None) -> None:
         self._uids = uids
-        self._taken: set[int] = set()
+        self._directory = directory
+        self._claims: dict[int, int] = {}  # uid -> the descriptor holding its lock
         self._lock = threading.Lock()
+
+    def _claims_dir(self) -> Path:
+        directory = self._directory or claims_dir()
+        directory.mkdir(mode=0o700, exist_ok=True)
+        info = directory.lstat()
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+            raise SandboxUnavailable(f"{directory} must be a folder of uid {os.geteuid()} open to nobody else")
+        return directory
+
+    def _claim(self, directory: Path, uid: int) -> bool:
+        descriptor = os.open(directory / str(uid), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            return False
+        self._claims[uid] = descriptor
+        return True
 
     def acquire(self) -> int:
         with self._lock:
-            busy = self._taken | set(process_uids().values())
+            directory = self._claims_dir()
+            busy = self._claims.keys() | set(process_uids().values())
             for uid in self._uids:
-                if uid not in busy:
-                    self._taken.add(uid)
+                if uid not in busy and self._claim(directory, uid):
                     return uid
         raise SandboxUnavailable(f"no free sandbox uid in {self._uids.start}..{self._uids.stop - 1}")
 
     def release(self, uid: int) -> None:
         with self._lock:
-            self._taken.discard(uid)
+            descriptor = self._claims.pop(uid, None)
+        if descriptor is not None:
+            os.close(descriptor)  # closing the last descriptor of the lock drops it
