@@ -92,7 +92,7 @@ def stop(process: subprocess.Popen[str]) -> None:
 
 
 @contextmanager
-def local_stack(data_dir: Path) -> Iterator[RunningStack]:
+def local_stack(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[RunningStack]:
     port = free_port()
     command = [str(Path(sys.executable).parent / "agentlab"), "dev", "--port", str(port), "--data-dir", str(data_dir)]
     env = {
@@ -103,6 +103,7 @@ def local_stack(data_dir: Path) -> Iterator[RunningStack]:
         "AGENTLAB_RATE_LIMIT_REQUESTS_PER_MINUTE": "1000000",
         "AGENTLAB_RATE_LIMIT_RUNS_PER_MINUTE": "1000000",
         "AGENTLAB_QUOTA_RUNS_PER_DAY": "1000000",
+        **(extra_env or {}),
     }
     with tempfile.TemporaryFile(mode="w+") as errors:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=errors, text=True)

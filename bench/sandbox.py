@@ -142,18 +142,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def bench_fargate_like(root: Path) -> dict[str, float | str]:
-    import boto3
-    from moto import mock_aws
+def stand_in_settings(ecs: LocalTaskEcs) -> Any:
+    """The Fargate backend's settings for tasks the stand-in ECS starts as local processes on its port."""
+    from agentlab.sandbox.fargate import FargateSandboxSettings
 
-    from agentlab.sandbox.fargate import FargateSandboxBackend, FargateSandboxSettings
-    from agentlab.store.sandbox_sessions import SandboxSessionStore
-    from agentlab.store.schema import create_table_request
-    from agentlab.store.table import Table
-
-    limits = SandboxLimits()
-    ecs = LocalTaskEcs(root, free_port())
-    settings = FargateSandboxSettings(
+    return FargateSandboxSettings(
         cluster_arn="arn:cluster",
         task_definition_arn="arn:td:1",
         subnets=["subnet-bench"],
@@ -161,6 +154,20 @@ def bench_fargate_like(root: Path) -> dict[str, float | str]:
         task_port=ecs.port,
         start_poll_s=0.01,
     )
+
+
+def bench_fargate_like(root: Path) -> dict[str, float | str]:
+    import boto3
+    from moto import mock_aws
+
+    from agentlab.sandbox.fargate import FargateSandboxBackend
+    from agentlab.store.sandbox_sessions import SandboxSessionStore
+    from agentlab.store.schema import create_table_request
+    from agentlab.store.table import Table
+
+    limits = SandboxLimits()
+    ecs = LocalTaskEcs(root, free_port())
+    settings = stand_in_settings(ecs)
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         dynamodb.create_table(**create_table_request(TABLE))

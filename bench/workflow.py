@@ -3,13 +3,21 @@
 Each run plays a script of CELLS python cells (`x = 1`) then finish. Its wall time (created_at to ended_at, stamped
 by the platform, so the polling period does not count) minus sandbox time (execute steps) and model time (think
 steps), divided by its iterations (think steps), is the overhead the platform adds per iteration. The breakdown
-splits the wall time into: time inside the step handlers (sandbox, model, critique, and the rest: step logic, DynamoDB
-and S3 calls on moto, kernel start) and time outside them (moto's Step Functions engine and the Lambda dispatch,
-queueing before the execution starts). The steady-state figure leaves out the once-per-run parts (prepare, kernel
-start, evaluate, finalize): it is the gap between consecutive think steps minus that iteration's sandbox and model
-time.
+splits the wall time into: time inside the step handlers (sandbox, model, critique, the DynamoDB calls, and the rest
+of the step logic: S3 calls on moto, kernel start, validation, metrics) and time outside them (moto's Step Functions
+engine and the Lambda dispatch, queueing before the execution starts). A DynamoDB call's time is botocore's request
+and answer and moto's work behind the stubbed endpoint, counted for the calls made inside step handlers. The
+steady-state figure leaves out the once-per-run parts (prepare, kernel start, evaluate, finalize): it is the gap
+between consecutive think steps minus that iteration's sandbox and model time.
 
-All runs share one table, as runs on one local stack do, so later runs see a larger table.
+All runs share one table, as runs on one local stack do, so later runs see a larger table. A run starts once the
+previous run's execution has ended (Finalize goes on after stamping the run's end), so no run is measured beside
+another's leftover work; that leftover is printed apart.
+
+The same measurement runs twice, each on a fresh moto: first without the local engine's speed shortcuts
+(`install_lambda_dispatch(shortcuts=False)`: moto as it comes, with only the lock and the state machine copy it needs
+to run at all), then with them, so the figure they save is measured on the same machine in the same minute. The
+figures without a `without_shortcuts_` prefix are the ones with the shortcuts, as the local stack runs.
 
 Run from the repository root: .venv/bin/python bench/workflow.py
 """
@@ -23,7 +31,7 @@ import statistics
 import tempfile
 import threading
 import time
-from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -69,40 +77,88 @@ def bench_environment(sandbox_root: Path) -> dict[str, str]:
     }
 
 
-def seconds_between(start: str, end: str) -> float:
-    def parse(stamp: str) -> datetime:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+def parse_stamp(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
-    return (parse(end) - parse(start)).total_seconds()
+
+def seconds_between(start: str, end: str) -> float:
+    return (parse_stamp(end) - parse_stamp(start)).total_seconds()
 
 
 class TimedRegistry(HandlerRegistry):
-    """The real handlers, each call timed, so the time spent inside step handlers can be told from the engine's."""
+    """The real handlers, each call timed, so the time spent inside step handlers can be told from the engine's.
+
+    Each step invocation and each DynamoDB call a step makes is kept as a wall-clock interval (epoch seconds, the
+    clock the platform stamps runs with), so that only the part inside a run's created_at..ended_at counts: Finalize
+    goes on after it stamps the run's end (usage roll-ups, its meter), and that work is no part of the run's wall time.
+    """
 
     def __init__(self, functions_dir: Path) -> None:
         super().__init__(functions_dir)
-        self.spent_ms: dict[str, float] = defaultdict(float)
+        self.steps: list[tuple[float, float]] = []
+        self.dynamodb_calls: list[tuple[float, float]] = []
         self._spent_lock = threading.Lock()
+        self._in_step = threading.local()
 
     def handler(self, function_name: str) -> Handler:
         inner = super().handler(function_name)
+        if function_name == "api":
+            return inner
 
         def timed(event: dict[str, Any], context: Any) -> Any:
-            began = time.perf_counter()
+            began = time.time()
+            self._in_step.active = True
             try:
                 return inner(event, context)
             finally:
+                self._in_step.active = False
                 with self._spent_lock:
-                    self.spent_ms[function_name] += (time.perf_counter() - began) * 1000
+                    self.steps.append((began, time.time()))
 
         return timed
 
-    def take_step_time_ms(self) -> float:
-        """Time spent in step handlers (not the API) since the last call."""
+    def time_dynamodb_calls(self) -> Callable[[], None]:
+        """Keep the interval of every DynamoDB call a step handler makes (botocore's side and moto's). Returns the
+        undo."""
+        from botocore.client import BaseClient
+
+        original = BaseClient._make_api_call
+
+        def make_api_call(client: Any, operation_name: str, api_params: Any) -> Any:
+            if not getattr(self._in_step, "active", False) or client.meta.service_model.service_name != "dynamodb":
+                return original(client, operation_name, api_params)
+            began = time.time()
+            try:
+                return original(client, operation_name, api_params)
+            finally:
+                with self._spent_lock:
+                    self.dynamodb_calls.append((began, time.time()))
+
+        BaseClient._make_api_call = make_api_call  # type: ignore[method-assign]
+
+        def undo() -> None:
+            BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+        return undo
+
+    def take_intervals(self) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+        """The step invocations and their DynamoDB calls since the last call."""
         with self._spent_lock:
-            total = sum(ms for name, ms in self.spent_ms.items() if name != "api")
-            self.spent_ms.clear()
-        return total
+            steps, calls = self.steps, self.dynamodb_calls
+            self.steps, self.dynamodb_calls = [], []
+        return steps, calls
+
+
+def inside_ms(intervals: list[tuple[float, float]], start: float, end: float) -> float:
+    """The milliseconds covered by `intervals` between `start` and `end` (epoch seconds); overlapping intervals (two
+    invocations at once) count once."""
+    covered, reached = 0.0, start
+    for a, b in sorted(intervals):
+        a, b = max(a, reached), min(b, end)
+        if b > a:
+            covered += b - a
+            reached = b
+    return covered * 1000
 
 
 class InProcessApi:
@@ -125,7 +181,7 @@ class InProcessApi:
 class BenchPlatform:
     """The platform on moto in this process, set up as the integration tests' Platform fixture sets it up."""
 
-    def __init__(self, sandbox_root: Path) -> None:
+    def __init__(self, sandbox_root: Path, *, shortcuts: bool) -> None:
         from agentlab.aws import AwsClients
         from agentlab.local.aws import create_resources, install_lambda_dispatch
         from agentlab.settings import CoreSettings
@@ -147,7 +203,8 @@ class BenchPlatform:
             registry=self.registry,
         )
         os.environ["AGENTLAB_AGENT_RUN_STATE_MACHINE_ARN"] = machines["agent_run"]
-        self.undo_dispatch = install_lambda_dispatch(self.registry)
+        self.undo_dispatch = install_lambda_dispatch(self.registry, shortcuts=shortcuts)
+        self.undo_timing = self.registry.time_dynamodb_calls()
         table = Table(lambda: self.clients.dynamodb, settings.table_name)
         self.runs = RunStore(table)
         org = OrgStore(table).create_org("bench")
@@ -175,7 +232,7 @@ class BenchPlatform:
 
     def run_once(self, agent_id: str) -> dict[str, Any]:
         script = [{"tool": "python", "code": "x = 1"} for _ in range(CELLS)] + [{"tool": "finish", "answer": "done"}]
-        self.registry.take_step_time_ms()
+        self.registry.take_intervals()
         status, created = self.api.call("POST", "/v1/runs", {"agent_id": agent_id, "prompt": "bench", "script": script})
         if status != 201:
             raise RuntimeError(f"POST /v1/runs answered {status}: {created}")
@@ -183,15 +240,28 @@ class BenchPlatform:
         deadline = time.monotonic() + RUN_TIMEOUT_S
         while self.runs.get(self.org_id, created["id"]).status not in TERMINAL and time.monotonic() < deadline:
             time.sleep(POLL_S)
-        handlers_ms = self.registry.take_step_time_ms()
+        # Finalize goes on after the run's end stamp: its invocation is over (and timed) once the execution is, and
+        # the next run must not start beside it.
+        self.wait_for_execution_end(created["id"], deadline)
+        steps, dynamodb_calls = self.registry.take_intervals()
         _, final = self.api.call("GET", f"/v1/runs/{created['id']}")
         _, page = self.api.call("GET", f"/v1/runs/{created['id']}/steps?limit=200")
         return {
             "run": final,
             "steps": page["items"],
-            "handlers_ms": handlers_ms,
+            "step_intervals": steps,
+            "dynamodb_intervals": dynamodb_calls,
             "transitions": self.state_transitions(created["id"]),
         }
+
+    def wait_for_execution_end(self, run_id: str, deadline: float) -> None:
+        from agentlab.workflow.executions import execution_arn
+
+        arn = execution_arn(os.environ["AGENTLAB_AGENT_RUN_STATE_MACHINE_ARN"], run_id)
+        while self.clients.stepfunctions.describe_execution(executionArn=arn)["status"] == "RUNNING":
+            if time.monotonic() > deadline:
+                return
+            time.sleep(POLL_S / 10)
 
     def state_transitions(self, run_id: str) -> int:
         """The states the run's execution entered, from its history: what Step Functions bills as transitions."""
@@ -225,7 +295,10 @@ def measure_run(record: dict[str, Any]) -> dict[str, Any]:
     wall_ms = seconds_between(run["created_at"], run["ended_at"]) * 1000
     sandbox_ms, model_ms, critique_ms = spent("execute"), spent("think"), spent("critique")
     iterations = max(1, sum(s["type"] == "think" for s in steps))
-    handlers_ms = min(record["handlers_ms"], wall_ms)
+    start, end = (parse_stamp(run[name]).timestamp() for name in ("created_at", "ended_at"))
+    handlers_ms = inside_ms(record["step_intervals"], start, end)
+    dynamodb_ms = inside_ms(record["dynamodb_intervals"], start, end)
+    after_end_ms = inside_ms(record["step_intervals"], end, float("inf"))
     return {
         "status": run["status"],
         "complete": True,
@@ -235,6 +308,9 @@ def measure_run(record: dict[str, Any]) -> dict[str, Any]:
         "model_ms": model_ms,
         "critique_ms": critique_ms,
         "step_logic_ms": handlers_ms - sandbox_ms - model_ms - critique_ms,
+        "dynamodb_ms": dynamodb_ms,
+        "step_logic_without_dynamodb_ms": handlers_ms - sandbox_ms - model_ms - critique_ms - dynamodb_ms,
+        "after_end_ms": after_end_ms,
         "engine_ms": wall_ms - handlers_ms,
         "queued_ms": seconds_between(run["created_at"], run["started_at"]) * 1000 if run["started_at"] else 0.0,
         "overhead_per_iteration_ms": (wall_ms - sandbox_ms - model_ms) / iterations,
@@ -244,13 +320,13 @@ def measure_run(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_bench() -> tuple[list[dict[str, Any]], int]:
+def run_bench(*, shortcuts: bool = True) -> tuple[list[dict[str, Any]], int]:
     from moto import mock_aws
 
     from agentlab.local.aws import MOTO_CONFIG
 
     with tempfile.TemporaryDirectory(prefix="agentlab-bench-") as scratch, mock_aws(config=MOTO_CONFIG):  # type: ignore[call-overload]
-        platform = BenchPlatform(Path(scratch) / "sandbox")
+        platform = BenchPlatform(Path(scratch) / "sandbox", shortcuts=shortcuts)
         try:
             agent_id = platform.create_agent()
             # One run first so every handler module is loaded and every client built: cold starts are not overhead.
@@ -258,6 +334,7 @@ def run_bench() -> tuple[list[dict[str, Any]], int]:
             measured = [measure_run(platform.run_once(agent_id)) for _ in range(RUNS)]
             return measured, platform.table_items()
         finally:
+            platform.undo_timing()
             platform.undo_dispatch()
 
 
@@ -294,8 +371,11 @@ def summarise(measured: list[dict[str, Any]], table_items: int) -> dict[str, Any
             "model_per_iteration_ms": per_iteration_mean("model_ms"),
             "critique_per_iteration_ms": per_iteration_mean("critique_ms"),
             "step_logic_per_iteration_ms": per_iteration_mean("step_logic_ms"),
+            "step_logic_without_dynamodb_per_iteration_ms": per_iteration_mean("step_logic_without_dynamodb_ms"),
+            "dynamodb_per_iteration_ms": per_iteration_mean("dynamodb_ms"),
             "engine_per_iteration_ms": per_iteration_mean("engine_ms"),
             "queued_p50_ms": round(statistics.median(m["queued_ms"] for m in complete), 1),
+            "after_end_per_run_p50_ms": round(statistics.median(m["after_end_ms"] for m in complete), 1),
             "transitions_per_run": round(statistics.median(m["transitions"] for m in complete), 1),
             "transitions_per_cell_iteration": round(
                 statistics.median(m["transitions_per_cell_iteration"] for m in complete), 2
@@ -334,8 +414,10 @@ def report(measured: list[dict[str, Any]], figures: dict[str, Any]) -> None:
     print(
         f"per iteration: wall {figures['wall_per_iteration_ms']} ms = sandbox {figures['sandbox_per_iteration_ms']}"
         f" + model {figures['model_per_iteration_ms']} + critique {figures['critique_per_iteration_ms']}"
-        f" + other step work (logic, moto calls, kernel start) {figures['step_logic_per_iteration_ms']}"
-        f" + engine and dispatch {figures['engine_per_iteration_ms']}"
+        f" + step logic (S3 on moto, kernel start, pydantic, metrics) "
+        f"{figures['step_logic_without_dynamodb_per_iteration_ms']}"
+        f" + DynamoDB calls on moto (botocore and moto) {figures['dynamodb_per_iteration_ms']}"
+        f" + Step Functions engine and dispatch {figures['engine_per_iteration_ms']}"
     )
     print(
         f"state transitions: {figures['transitions_per_run']} per run, "
@@ -344,15 +426,38 @@ def report(measured: list[dict[str, Any]], figures: dict[str, Any]) -> None:
         f"target <= {TARGET_TRANSITIONS_PER_ITERATION})"
     )
     print(
-        f"queued before prepare p50 {figures['queued_p50_ms']} ms; "
+        f"queued before prepare p50 {figures['queued_p50_ms']} ms; step work after the run's end stamp (Finalize's "
+        f"roll-ups and meter, outside the wall time) p50 {figures['after_end_per_run_p50_ms']} ms per run; "
         f"{figures['table_items_at_end']} items in the table at the end"
     )
 
 
+# The figures compared with and without the local engine's shortcuts.
+COMPARED = (
+    "overhead_per_iteration_p50_ms",
+    "steady_overhead_per_iteration_p50_ms",
+    "step_logic_without_dynamodb_per_iteration_ms",
+    "dynamodb_per_iteration_ms",
+    "engine_per_iteration_ms",
+)
+
+
 def main() -> None:
-    measured, table_items = run_bench()
+    print("without the local engine's shortcuts (moto as it comes):")
+    measured_without, items_without = run_bench(shortcuts=False)
+    without = summarise(measured_without, items_without)
+    report(measured_without, without)
+    print("\nwith the shortcuts (as the local stack runs):")
+    measured, table_items = run_bench(shortcuts=True)
     figures = summarise(measured, table_items)
     report(measured, figures)
+    if figures["runs_complete"] and without["runs_complete"]:
+        print("\nthe shortcuts, same run (without -> with, ms per iteration):")
+        for name in COMPARED:
+            before, after = without.get(name), figures.get(name)
+            print(f"  {name.removesuffix('_ms'):<46} {before!s:>7} -> {after!s:>7}")
+    figures.update({f"without_shortcuts_{name}": without.get(name) for name in COMPARED})
+    figures["without_shortcuts_runs_complete"] = without["runs_complete"]
     print(json.dumps(figures))
 
 

@@ -21,7 +21,7 @@ from constructs import Construct
 from agentlab_cdk.config import API_MEMORY_MB, API_TIMEOUT, LOG_RETENTION
 from agentlab_cdk.functions import LambdaFunctions
 from agentlab_cdk.grants import grant_objects, grant_table
-from agentlab_cdk.nag import acknowledge, arn
+from agentlab_cdk.nag import acknowledge, arn, ref
 from agentlab_cdk.orchestration import ORG_OBJECTS
 
 LIVE_ALIAS = "live"
@@ -93,6 +93,18 @@ class Api(Construct):
         assert role is not None
         grant_table(role, inputs.table, bulk=True)
         grant_objects(role, inputs.bucket, ORG_OBJECTS, delete=True, list_=True)
+        # A large org export is written with its expiry tag (api/admin_routes.py); a PutObject carrying tags also needs
+        # s3:PutObjectTagging.
+        exports = f"{ORG_OBJECTS}*/exports/*"
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["s3:PutObjectTagging"], resources=[inputs.bucket.arn_for_objects(exports)])
+        )
+        acknowledge(
+            role,
+            "IAM5",
+            "Exports are keyed by org and export ids made at run time.",
+            f"Resource::{ref(inputs.bucket)}/{exports}",
+        )
         inputs.state_machine.grant_start_execution(role)
         inputs.state_machine.grant_task_response(role)
         executions = f"{inputs.state_machine_name}:*"

@@ -43,6 +43,13 @@ WEBHOOK_VISIBILITY_TIMEOUT_FACTOR = 6
 # Retries are new messages sent with a delay; a message received this often crashed its handler each time.
 WEBHOOK_MAX_RECEIVE_COUNT = 5
 DEAD_LETTER_RETENTION = Duration.days(14)  # SQS's longest
+# Warm sandbox tasks kept ready per deployment (context `sandboxPoolSize`): none in dev, where a cold start is fine and
+# an idle task costs, two in prod, so that a run's first cell does not wait for Fargate.
+DEV_SANDBOX_POOL_SIZE = 0
+PROD_SANDBOX_POOL_SIZE = 2
+MAX_SANDBOX_POOL_SIZE = 50  # a typo must not start hundreds of tasks
+# A warm task is replaced after this long, so the pool runs the current image and task definition.
+SANDBOX_POOL_MAX_AGE = Duration.hours(1)
 DEFAULT_BEDROCK_MODEL_IDS = ("us.anthropic.claude-sonnet-4-5-20250929-v1:0",)
 CONFIG_JSON = "config.json"
 
@@ -53,6 +60,10 @@ class FrontendNotBuilt(RuntimeError):
 
 class LayerNotBuilt(RuntimeError):
     """The Lambda layer has not been built for the target platform."""
+
+
+class InvalidPoolSize(ValueError):
+    """The configured sandbox pool size is not a whole number within bounds."""
 
 
 class ProfileRegionMismatch(ValueError):
@@ -78,10 +89,18 @@ class DeployConfig:
     alarm_email: str | None = None
     api_rate_limit: int = 50
     api_burst_limit: int = 100
+    sandbox_pool_size: int | None = None  # None: the stage's default
 
     @property
     def is_prod(self) -> bool:
         return self.stage == "prod"
+
+    @property
+    def pool_size(self) -> int:
+        """Warm sandbox tasks the janitor keeps: the configured size, else the stage's default."""
+        if self.sandbox_pool_size is not None:
+            return self.sandbox_pool_size
+        return PROD_SANDBOX_POOL_SIZE if self.is_prod else DEV_SANDBOX_POOL_SIZE
 
     @classmethod
     def from_context(cls, node: Any) -> DeployConfig:
@@ -103,4 +122,17 @@ class DeployConfig:
             alarm_email=get("alarmEmail") or None,
             api_rate_limit=int(get("apiRateLimit") or cls.api_rate_limit),
             api_burst_limit=int(get("apiBurstLimit") or cls.api_burst_limit),
+            sandbox_pool_size=_pool_size(get("sandboxPoolSize")),
         )
+
+
+def _pool_size(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        size = int(str(value))
+    except ValueError as exc:
+        raise InvalidPoolSize(f"sandboxPoolSize must be a whole number, not {value!r}") from exc
+    if not 0 <= size <= MAX_SANDBOX_POOL_SIZE:
+        raise InvalidPoolSize(f"sandboxPoolSize must be between 0 and {MAX_SANDBOX_POOL_SIZE}, not {size}")
+    return size

@@ -8,12 +8,15 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from agentlab.store.blobs import EXPORT_EXPIRY_TAG
 from agentlab.store.cors import BROWSER_CORS_RULE
 from agentlab.store.schema import GLOBAL_INDEXES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 from agentlab_cdk.nag import acknowledge
 
 NONCURRENT_EXPIRY = Duration.days(30)
 ACCESS_LOG_EXPIRY = Duration.days(90)
+# Org exports too large to answer inline are handed out through the bucket; the link lasts minutes, the copy a day.
+EXPORT_EXPIRY = Duration.days(1)
 
 
 class Data(Construct):
@@ -79,6 +82,7 @@ class Data(Construct):
                 s3.LifecycleRule(
                     id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(1)
                 ),
+                s3.LifecycleRule(id="expire-exports", tag_filters=dict(EXPORT_EXPIRY_TAG), expiration=EXPORT_EXPIRY),
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )

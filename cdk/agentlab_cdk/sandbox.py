@@ -18,7 +18,7 @@ from constructs import Construct
 
 from agentlab.sandbox.fargate import TASK_PORT, FargateSandboxSettings, cpu_units, task_size
 from agentlab.sandbox.models import SandboxLimits
-from agentlab_cdk.config import LOG_RETENTION
+from agentlab_cdk.config import LOG_RETENTION, SANDBOX_POOL_MAX_AGE
 from agentlab_cdk.functions import FunctionNetwork, LambdaFunctions
 from agentlab_cdk.grants import OBJECT_ACTIONS, TABLE_ACTIONS
 from agentlab_cdk.nag import acknowledge, arn, ref
@@ -54,8 +54,10 @@ class Sandbox(Construct):
         bucket: s3.IBucket,
         table: dynamodb.ITable,
         is_prod: bool,
+        pool_size: int = 0,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.pool_size = pool_size
         self._bucket = bucket
         self._table = table
         self._removal = RemovalPolicy.RETAIN if is_prod else RemovalPolicy.DESTROY
@@ -200,6 +202,9 @@ class Sandbox(Construct):
         return ecs.Cluster(self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
 
     def _add_task_definition(self) -> ecs.FargateTaskDefinition:
+        """Graviton (ARM64) Linux tasks, the image's architecture. Ephemeral storage stays at Fargate's default of
+        20 GiB: the scratch volume lives there, and more would not start a task sooner (the image pull does not
+        depend on it). What shortens a start is the image's size (agentlab_cdk.sandbox_image) and the warm pool."""
         cpu, memory = default_task_size()
         task_definition = ecs.FargateTaskDefinition(
             self,
@@ -262,7 +267,35 @@ class Sandbox(Construct):
             "AGENTLAB_CONTAINER_NAME": CONTAINER_NAME,
             "AGENTLAB_SUBNETS": ",".join(isolated.subnet_ids),
             "AGENTLAB_SECURITY_GROUPS": self.security_group.security_group_id,
+            # Without a pool a cold start does not even look for a warm task.
+            "AGENTLAB_SANDBOX_POOL": "true" if self.pool_size else "false",
+            "AGENTLAB_SANDBOX_POOL_MAX_AGE_S": str(SANDBOX_POOL_MAX_AGE.to_seconds()),
         }
+
+    @property
+    def janitor_environment(self) -> dict[str, str]:
+        """What the janitor needs to keep the warm pool: RunTask's parameters, the pool's size and max age (a size of
+        0 still lets it drop what a larger pool left)."""
+        values = self.environment
+        return {
+            name: values[name]
+            for name in (
+                "AGENTLAB_CLUSTER_ARN",
+                "AGENTLAB_TASK_DEFINITION_ARN",
+                "AGENTLAB_CONTAINER_NAME",
+                "AGENTLAB_SUBNETS",
+                "AGENTLAB_SECURITY_GROUPS",
+                "AGENTLAB_SANDBOX_POOL_MAX_AGE_S",
+            )
+        } | {"AGENTLAB_SANDBOX_POOL_SIZE": str(self.pool_size)}
+
+    def grant_keep_pool(self, role: iam.IRole) -> None:
+        """The janitor's ECS rights: stopping tasks always; starting them (RunTask, tagging at RunTask, passing the
+        execution role) only where the deployment keeps a pool."""
+        if self.pool_size:
+            self.grant_run_tasks(role)
+        else:
+            self.grant_stop_tasks(role)
 
     @property
     def function_network(self) -> FunctionNetwork:

@@ -1,7 +1,20 @@
 """The sandbox image, built in AWS on deploy (no Docker on the deployer's machine): the build context is staged as an
 S3 asset, a CodeBuild project (arm64, privileged for `docker build`) builds and pushes it to an ECR repository, and a
 custom resource runs that build whenever the context changed and waits for it. The task definition uses the digest
-the build reports, never a tag."""
+the build reports, never a tag.
+
+Start cost. Fargate keeps no image cache between tasks: every task pulls the whole image, so its size is most of a
+cold start; AWS's advice is an image in ECR in the task's Region, reached through VPC interface endpoints (the
+sandbox VPC has ecr.api, ecr.dkr and the S3 gateway), few and small layers (sandbox-task/Dockerfile: a build stage,
+no test suites, no caches, the code's layer last), and, for images over about 250 MB, lazy loading with Seekable OCI
+(AWS, "Amazon ECS container image pull behavior for Linux containers on Fargate",
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-pull-behavior.html). SOCI is not enabled here:
+Fargate lazy-loads only an image whose SOCI index sits beside it in ECR, and an index is a separate build with the
+`soci` CLI (index manifest v2 rewrites the image index the task definition pins by digest; AWS Containers blog,
+"Improving Amazon ECS deployment consistency with SOCI Index Manifest v2"), which this CodeBuild project does not
+run; only layers of 10 MiB and more are indexed at all. The warm pool (agentlab.sandbox.pool) takes the whole start
+off a run's first cell instead, whatever the image costs.
+"""
 
 from __future__ import annotations
 

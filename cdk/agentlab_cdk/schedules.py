@@ -222,7 +222,7 @@ class Schedules(Construct):
                 "AGENTLAB_TABLE_NAME": inputs.table.table_name,
                 "AGENTLAB_BUCKET_NAME": inputs.bucket.bucket_name,
                 "AGENTLAB_AGENT_RUN_STATE_MACHINE_ARN": inputs.state_machine.state_machine_arn,
-                "AGENTLAB_CLUSTER_ARN": inputs.sandbox.cluster.cluster_arn,
+                **inputs.sandbox.janitor_environment,
             },
             timeout=JANITOR_TIMEOUT,
             memory_mb=512,
@@ -231,7 +231,7 @@ class Schedules(Construct):
         assert role is not None
         # A task's last use is in its run's sandbox session record, in the table.
         grant_table(role, inputs.table)
-        inputs.sandbox.grant_stop_tasks(role)
+        inputs.sandbox.grant_keep_pool(role)
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["states:ListExecutions"], resources=[inputs.state_machine.state_machine_arn])
         )

@@ -79,6 +79,7 @@ class AgentlabStack(Stack):
             bucket=self.data.bucket,
             table=self.data.table,
             is_prod=config.is_prod,
+            pool_size=config.pool_size,
         )
         self.webhooks = Webhooks(
             self, "Webhooks", functions=self.functions, inputs=WebhooksInputs(table=self.data.table)

@@ -1,4 +1,5 @@
-"""Scheduled every few minutes: stop idle sandbox tasks, fail runs stuck beyond their wall-clock budget."""
+"""Scheduled every few minutes: stop idle sandbox tasks, fail runs stuck beyond their wall-clock budget, refill the
+warm pool of sandbox tasks."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ _janitor: list[Janitor] = []
 
 
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not _janitor:
         settings = JanitorSettings()
         metrics.configure(publish=settings.environment == "aws")

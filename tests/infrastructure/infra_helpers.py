@@ -104,3 +104,25 @@ def queue_tls_policies(synth: Any, queue: Any) -> tuple[list[Any], list[Any]]:
         ]
     ]
     return found, expected
+
+
+def stand_in_builds(base: Path) -> tuple[Path, Path]:
+    layer = base / "layer"
+    (layer / "python" / "agentlab").mkdir(parents=True)
+    (layer / "python" / "agentlab" / "__init__.py").write_text('"""stand-in layer for synth tests"""\n')
+    dist = base / "dist"
+    dist.mkdir()
+    (dist / "index.html").write_text("<!doctype html><title>agentlab</title>\n")
+    return layer, dist
+
+
+def synthesize(base: Path, **context: Any) -> Synthesized:
+    from app import STACK_NAME, build_app
+
+    layer, dist = stand_in_builds(base)
+    outdir = base / "cdk.out"
+    app, stack = build_app({"layerDir": str(layer), "frontendDist": str(dist), **context}, outdir=str(outdir))
+    assembly = app.synth()
+    template = assembly.get_stack_by_name(STACK_NAME).template
+    (outdir / "synthesized.template.json").write_text(json.dumps(template))
+    return Synthesized(template=template, outdir=outdir, stack=stack, app=app)

@@ -6,8 +6,9 @@ from typing import Any
 
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Match, Template
-from infra_helpers import Synthesized
+from infra_helpers import Synthesized, as_list, flat, policy_statements, role_of_function
 
+from agentlab.store.blobs import EXPORT_EXPIRY_TAG
 from agentlab.store.schema import GLOBAL_INDEXES, TTL_ATTRIBUTE
 
 
@@ -64,8 +65,15 @@ def test_data_bucket_is_encrypted_private_ssl_only_logged_and_expires_what_is_le
     }
     assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": logs_id}
     rules = {rule["Id"]: rule for rule in props["LifecycleConfiguration"]["Rules"]}
-    assert set(rules) == {"expire-old-versions", "abort-incomplete-uploads"}, "the sandbox no longer uses the bucket"
+    assert set(rules) == {"expire-old-versions", "abort-incomplete-uploads", "expire-exports"}, (
+        "the sandbox no longer uses the bucket"
+    )
     assert rules["abort-incomplete-uploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    # Org exports handed out through the bucket (too large to answer inline) are kept a day, found by their tag.
+    assert rules["expire-exports"]["Status"] == "Enabled"
+    assert rules["expire-exports"]["ExpirationInDays"] == 1
+    assert rules["expire-exports"]["TagFilters"] == [{"Key": k, "Value": v} for k, v in EXPORT_EXPIRY_TAG.items()]
+    assert "Prefix" not in rules["expire-exports"], "the tag alone selects the exports, wherever their org's prefix is"
     # Presigned uploads come from the dashboard's origin only.
     cors = props["CorsConfiguration"]["CorsRules"]
     assert [rule["AllowedOrigins"] for rule in cors] == [
@@ -110,3 +118,20 @@ def test_provider_credentials_live_in_secrets_manager(template: Any) -> None:
     template.has_resource_properties(
         "AWS::SecretsManager::Secret", {"Description": Match.string_like_regexp("provider credentials")}
     )
+
+
+def test_only_the_api_may_tag_objects_and_only_org_exports(synth: Synthesized) -> None:
+    """The API writes a large export with its expiry tag, and S3 asks s3:PutObjectTagging of a PutObject that carries
+    tags; nothing else tags objects of the data bucket, and the API only under the org exports' keys."""
+    bucket = synth.logical_id(synth.stack.data.bucket)
+    api_role = role_of_function(synth.resources[synth.logical_id(synth.stack.api.function)])
+    tagging = [
+        (roles, statement)
+        for _, roles, statement in policy_statements(synth.resources)
+        if "s3:PutObjectTagging" in as_list(statement["Action"])
+        and any(f"<{bucket}." in flat(resource) for resource in as_list(statement["Resource"]))
+    ]
+    assert [roles for roles, _ in tagging] == [[api_role]]
+    statement = tagging[0][1]
+    assert as_list(statement["Action"]) == ["s3:PutObjectTagging"]
+    assert [flat(resource) for resource in as_list(statement["Resource"])] == [f"<{bucket}.Arn>/orgs/*/exports/*"]

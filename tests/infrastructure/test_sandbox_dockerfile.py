@@ -1,5 +1,6 @@
 """Static checks of the sandbox image: slim pinned Python, pinned libraries, non-root, no package manager and no AWS
-SDK left."""
+SDK left, and the start-cost measures (a build stage that leaves test suites and pip behind, hash-based pycs, the
+libraries' layer before the platform's code)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,49 @@ def instructions() -> list[tuple[str, str]]:
     return found
 
 
+def stages() -> list[list[tuple[str, str]]]:
+    """The instructions of each stage, FROM first."""
+    found: list[list[tuple[str, str]]] = []
+    for keyword, args in instructions():
+        if keyword == "FROM":
+            found.append([])
+        found[-1].append((keyword, args))
+    return found
+
+
+def runtime_stage() -> list[tuple[str, str]]:
+    return stages()[-1]
+
+
 def test_base_image_is_slim_python_with_an_exact_version() -> None:
-    bases = [args for keyword, args in instructions() if keyword == "FROM"]
-    assert len(bases) == 1
+    bases = [args.split()[0] for keyword, args in instructions() if keyword == "FROM"]
+    assert len(bases) == 2, "a build stage and the runtime stage"
+    assert len(set(bases)) == 1, "both stages share one base, so the libraries built in one run in the other"
     assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?", bases[0]), bases[0]
+    # The build script pulls the first FROM's image from a mirror: the stage name must not be taken for it.
+    first = next(args for keyword, args in instructions() if keyword == "FROM").split()
+    assert first[1:] == ["AS", "build"]
+
+
+def test_the_runtime_stage_installs_nothing_and_takes_the_built_libraries_and_code_in_that_order() -> None:
+    runtime = runtime_stage()
+    assert not [args for keyword, args in runtime if keyword == "RUN" and "pip install" in args]
+    copies = [args for keyword, args in runtime if keyword == "COPY"]
+    # The libraries change rarely, the platform's code often: its layer comes last, so a code change pulls one small
+    # layer anew.
+    assert copies == [
+        "--from=build /usr/local/lib/python3.12/site-packages /usr/local/lib/python3.12/site-packages",
+        "--from=build /opt/agentlab /opt/agentlab",
+    ]
+    base = runtime[0][1].split()[0]
+    assert "python:3.12." in base, "the site-packages path is the base's Python version"
+
+
+def test_the_build_stage_drops_test_suites_and_compiles_hash_checked_bytecode() -> None:
+    build = " ".join(args for keyword, args in stages()[0] if keyword == "RUN")
+    assert re.search(r"find /usr/local/lib/python3\.12/site-packages .*-name tests -prune -exec rm -rf", build)
+    assert build.count("--invalidation-mode unchecked-hash") == 2, "the libraries and the platform's code"
+    assert "pip uninstall -y pip" in build, "pip stays out of the copied site-packages"
 
 
 def test_every_requirement_is_pinned_and_the_libraries_match_the_sandbox_extra() -> None:
@@ -53,12 +93,13 @@ def test_runs_as_a_numeric_non_root_user() -> None:
 
 
 def test_no_package_manager_is_left_in_the_image() -> None:
-    run = " ".join(args for keyword, args in instructions() if keyword == "RUN")
+    run = " ".join(args for keyword, args in runtime_stage() if keyword == "RUN")
     assert re.search(r"pip uninstall -y pip\b", run)
     for tool in ("apt", "apt-get", "dpkg"):
         assert f"/usr/bin/{tool}" in run, f"{tool} is not removed"
     assert "ensurepip" in run, "ensurepip could bring pip back"
     installs = [args for keyword, args in instructions() if keyword == "RUN" and "pip install" in args]
+    assert installs
     assert all("--no-cache-dir" in args and "--only-binary=:all:" in args for args in installs)
 
 

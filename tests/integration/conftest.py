@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 from apiclient import EventClient
-from moto_platform import Platform
+from moto_platform import Platform, executions_end
 
 from agentlab.local.aws import MOTO_CONFIG, install_lambda_dispatch
+from agentlab.local.faults import Faults
 
 
 @pytest.fixture(scope="session")
@@ -26,34 +27,25 @@ def jwks_base_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def platform(root: Path, tmp_path: Path, jwks_base_url: str) -> Iterator[Platform]:
+def faults() -> Faults | None:
+    """Faults injected into the Lambda dispatch and the model calls: none but those AGENTLAB_LOCAL_FAULTS names; the
+    fault suite (test_faults.py) gives its own."""
+    return None
+
+
+@pytest.fixture
+def platform(root: Path, tmp_path: Path, jwks_base_url: str, faults: Faults | None) -> Iterator[Platform]:
     from moto import mock_aws
 
     with mock_aws(config=MOTO_CONFIG):  # type: ignore[arg-type]
         # A fresh registry per test loads fresh handler modules, so no warm state crosses tests.
         platform = Platform(root, tmp_path / "sandbox", jwks_base_url)
-        undo = install_lambda_dispatch(platform.registry)
+        undo = install_lambda_dispatch(platform.registry, faults=faults)
         try:
             yield platform
         finally:
             executions_end(platform)
             undo()
-
-
-def executions_end(platform: Platform, timeout_s: float = 3) -> None:
-    """Let the test's executions end before its AWS goes: a run is terminal before its last step returns, and an
-    execution still running would go on writing into the next test's fresh backend. One held on purpose (a task token
-    nobody answers) is left as it is after the timeout."""
-    import time
-
-    client = platform.clients.stepfunctions
-    deadline = time.monotonic() + timeout_s
-    for arn in platform.state_machines.values():
-        while time.monotonic() < deadline:
-            running = client.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
-            if not running:
-                break
-            time.sleep(0.05)
 
 
 @pytest.fixture

@@ -258,6 +258,7 @@ def test_a_cancel_holds_when_stopping_the_execution_fails(
 
 def test_a_finished_run_cannot_be_cancelled(platform: Platform, api: EventClient, agent: str) -> None:
     run = settle(api, [start_run(api, agent)["id"]])[0]
+    executions_ended(platform, [run["id"]])
     before = table_items(platform)
     error_of(api.post(f"/v1/runs/{run['id']}/cancel"), 409, "invalid_state")
     assert table_items(platform) == before
@@ -284,6 +285,7 @@ def test_unknown_ids_are_not_found(platform: Platform, api: EventClient, agent: 
 
 def test_another_orgs_runs_are_not_found(platform: Platform, api: EventClient, agent: str) -> None:
     run = settle(api, [start_run(api, agent)["id"]])
+    executions_ended(platform, [run[0]["id"]])
     mine = api.get(f"/v1/runs/{run[0]['id']}").json()
     waiting = start_run(api, agent, script=AWAIT_APPROVAL)
     wait_for(api, waiting["id"], {"waiting_approval"})
@@ -318,6 +320,7 @@ def test_a_viewer_can_read_but_not_write(
     platform: Platform, api: EventClient, org: tuple[str, str], agent: str
 ) -> None:
     run = settle(api, [start_run(api, agent)["id"]])[0]
+    executions_ended(platform, [run["id"]])
     _, viewer_key = platform.orgs.create_api_key(org[0], name="viewer", role="viewer")
     viewer = platform.api(viewer_key)
     before = table_items(platform)

@@ -15,8 +15,11 @@ from agentlab import metrics
 from agentlab.ids import new_ulid
 from agentlab.models import Run, utc_now
 from agentlab.models.agent import AgentCreate, AgentLimits
+from agentlab.sandbox.fargate import FargateSandboxSettings
+from agentlab.sandbox.pool import SandboxPool
 from agentlab.store.agents import AgentStore
 from agentlab.store.runs import RunStore
+from agentlab.store.sandbox_pool import SandboxPoolStore, is_pool_label
 from agentlab.store.sandbox_sessions import SandboxSessionRecord, SandboxSessionStore
 from agentlab.store.schema import create_table_request
 from agentlab.store.table import Table
@@ -25,6 +28,7 @@ from agentlab.workflow.janitor import Janitor, JanitorSettings
 REGION = "us-east-1"
 TABLE = "agentlab-janitor"
 WALL_S = 60
+POOL_MAX_AGE_S = 3_600
 
 
 @dataclass
@@ -40,14 +44,27 @@ class World:
     org_id: str
     agent_id: str
 
-    def janitor(self, now: datetime) -> Janitor:
+    def janitor(self, now: datetime, *, pool_size: int | None = None) -> Janitor:
+        """The janitor at `now`; with a pool_size it also keeps a warm pool of that size (max age an hour)."""
         settings = JanitorSettings(
             table_name=TABLE,
             agent_run_state_machine_arn=self.state_machine,
             cluster_arn=self.cluster,
             sandbox_idle_s=1_200,
             stuck_grace_s=300,
+            sandbox_pool_size=pool_size or 0,
         )
+        pool = None
+        if pool_size is not None:
+            task_settings = FargateSandboxSettings(
+                cluster_arn=self.cluster,
+                task_definition_arn=self.task_definition,
+                subnets=["subnet-a"],
+                security_groups=["sg-task"],
+            )
+            pool = SandboxPool(
+                lambda: self.ecs, self.pool_store, task_settings, max_age_s=POOL_MAX_AGE_S, clock=lambda: now
+            )
         return Janitor(
             settings,
             runs=self.runs,
@@ -56,7 +73,15 @@ class World:
             sessions=self.sessions,
             stepfunctions=lambda: self.sfn,
             clock=lambda: now,
+            pool=pool,
         )
+
+    @property
+    def pool_store(self) -> SandboxPoolStore:
+        return SandboxPoolStore(self.sessions.table)
+
+    def started_by(self, task_arn: str) -> str:
+        return str(self.ecs.describe_tasks(cluster=self.cluster, tasks=[task_arn])["tasks"][0]["startedBy"])
 
     def new_run(self, status: str = "running", *, max_wall_s: int | None = WALL_S) -> Run:
         now = utc_now()
@@ -245,3 +270,123 @@ def test_tasks_of_ended_runs_are_stopped_at_once_and_foreign_tasks_are_ignored(w
 
     assert report.tasks_stopped == [task]
     assert world.running_tasks() == {foreign_arn}
+
+
+def test_the_sweep_refills_the_warm_pool_and_leaves_warm_tasks_alone(world: World) -> None:
+    # Given a deployment whose pool holds two tasks
+    first = world.janitor(later(0), pool_size=2).sweep()
+
+    assert first.pool is not None and len(first.pool.started) == 2 and first.pool.warm == 2
+    assert set(first.pool.started) <= world.running_tasks()
+    assert all(is_pool_label(world.started_by(arn)) for arn in first.pool.started)
+    assert first.as_dict()["pool"]["warm"] == 2
+
+    # When the janitor comes back past the idle timeout of run tasks (warm tasks are idle by design)
+    later_sweep = world.janitor(later(1_200 + 60), pool_size=2).sweep()
+
+    # Then nothing was stopped and nothing more started
+    assert later_sweep.tasks_stopped == []
+    assert later_sweep.pool is not None and later_sweep.pool.started == [] and later_sweep.pool.warm == 2
+
+
+def test_a_pool_of_size_zero_starts_nothing_and_no_pool_reports_none(world: World) -> None:
+    report = world.janitor(later(0), pool_size=0).sweep()
+
+    assert report.pool is not None and report.pool.started == [] and report.pool.warm == 0
+    assert world.running_tasks() == set()
+    assert world.janitor(later(0)).sweep().pool is None
+
+
+def test_warm_tasks_past_the_max_age_are_replaced(world: World) -> None:
+    (old,) = world.janitor(later(0), pool_size=1).sweep().pool.started  # type: ignore[union-attr]
+
+    report = world.janitor(later(POOL_MAX_AGE_S + 60), pool_size=1).sweep()
+
+    assert report.pool is not None and report.pool.retired == [old]
+    assert old not in world.running_tasks()
+    assert len(report.pool.started) == 1 and report.pool.started[0] in world.running_tasks()
+
+
+def test_a_claimed_pool_task_is_its_runs_and_stopped_when_the_run_ends(world: World) -> None:
+    (task,) = world.janitor(later(0), pool_size=1).sweep().pool.started  # type: ignore[union-attr]
+    run = world.new_run("succeeded")
+    # The run claimed the warm task and recorded it as its session, as the backend does.
+    label = world.started_by(task)
+    claimed = world.pool_store.claim(label, run.id)
+    assert claimed is not None and claimed.token
+    now = datetime.now(UTC)
+    world.sessions.claim(
+        SandboxSessionRecord(
+            run_id=run.id, task_arn=task, token=claimed.token, task_label=label, started_at=now, last_used_at=now
+        ),
+        replacing=None,
+    )
+
+    report = world.janitor(later(1), pool_size=1).sweep()
+
+    assert report.tasks_stopped == [task]
+    assert world.sessions.get(run.id) is None
+    # The refill after it drops the stopped task's pool record; the claimed task never counted as warm, and a new
+    # one was started in its place.
+    assert report.pool is not None and report.pool.dropped == [task]
+    assert world.pool_store.get(label) is None
+    assert len(report.pool.started) == 1 and task not in report.pool.started
+
+
+class StartTimes:
+    """moto's ECS with the startedAt that moto leaves out of DescribeTasks."""
+
+    def __init__(self, ecs: Any, started_at: datetime) -> None:
+        self._ecs = ecs
+        self._started_at = started_at
+
+    def describe_tasks(self, **kwargs: Any) -> dict[str, Any]:
+        described = self._ecs.describe_tasks(**kwargs)
+        return {**described, "tasks": [{**t, "startedAt": self._started_at} for t in described.get("tasks", [])]}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ecs, name)
+
+
+def test_a_pool_task_without_a_record_is_stopped_after_a_grace(world: World) -> None:
+    # A pool task whose record was never written (the janitor that started it died before the write)
+    stray = world.ecs.run_task(
+        cluster=world.cluster, taskDefinition=world.task_definition, launchType="FARGATE", startedBy="pool-0123abcd"
+    )["tasks"][0]["taskArn"]
+    world.ecs = StartTimes(world.ecs, datetime.now(UTC))
+
+    assert world.janitor(later(60), pool_size=0).sweep().tasks_stopped == []
+    assert world.janitor(later(600), pool_size=0).sweep().tasks_stopped == [stray]
+    assert stray not in world.running_tasks()
+
+
+def test_an_active_run_whose_execution_vanished_is_failed_with_the_reason(world: World) -> None:
+    # Given a running run whose execution never existed, and one whose execution is running
+    now = utc_now()
+    run_id = new_ulid()
+    orphan = Run.model_validate(
+        {
+            "id": run_id,
+            "org_id": world.org_id,
+            "agent_id": world.agent_id,
+            "agent_version": 1,
+            "thread_id": run_id,
+            "prompt": "plot a sine wave",
+            "budget": {"max_wall_s": 3_600},
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
+    world.runs.create(orphan)
+    world.runs.transition(world.org_id, run_id, "running")
+    driven = world.new_run(max_wall_s=3_600)
+    # When the janitor sweeps within the grace, after it but before the next scan of the table is due, then after
+    assert world.janitor(later(60)).sweep().runs_failed == []
+    assert world.janitor(later(300 + 60)).sweep().runs_failed == []
+    report = world.janitor(later(60 + 3_600)).sweep()
+    # Then the orphan is failed once the scan is due, saying why, and the driven run is left alone
+    assert report.runs_failed == [run_id]
+    failed = world.runs.get(world.org_id, run_id)
+    assert failed.status == "failed" and failed.error is not None
+    assert (failed.error.code, failed.error.message) == ("stuck", "its workflow execution no longer exists")
+    assert world.runs.get(world.org_id, driven.id).status == "running"

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
+from moto_answers import answer_of, moto_table
 
 from agentlab.local.aws import _item_responses_as_plain_json
 
@@ -78,24 +77,10 @@ def operations(client: Any) -> Iterator[tuple[str, Callable[[], dict[str, Any]]]
 
 
 def answers(plain: bool) -> list[tuple[str, Any]]:
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "PK", "AttributeType": "S"},
-                {"AttributeName": "SK", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    with moto_table(TABLE) as client:
         undo = _item_responses_as_plain_json() if plain else (lambda: None)
         try:
-            seen = []
-            for name, call in operations(client):
-                answer = call()
-                answer.pop("ResponseMetadata")
-                seen.append((name, answer))
+            seen = [(name, answer_of(call)) for name, call in operations(client)]
             with pytest.raises(client.exceptions.ConditionalCheckFailedException) as refused:
                 client.put_item(
                     TableName=TABLE,

@@ -29,6 +29,7 @@ from agentlab.sandbox.fargate import (
     TASK_PORT,
     FargateSandboxBackend,
     FargateSandboxSettings,
+    ecs_phases,
     limits_task_size,
     task_size,
 )
@@ -617,7 +618,9 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 
 def test_image_base_is_pinned_python_3_12_slim() -> None:
-    (base,) = [argument for name, argument in dockerfile_instructions() if name == "FROM"]
+    # Two stages (build, runtime) on the same base.
+    bases = {argument.split()[0] for name, argument in dockerfile_instructions() if name == "FROM"}
+    (base,) = bases
     image, _, tag = base.partition(":")
     assert image == "python"
     assert tag.startswith("3.12.") and "slim" in tag
@@ -647,3 +650,19 @@ def test_image_pins_the_sandbox_libraries_of_pyproject() -> None:
     pins = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     assert all("==" in pin for pin in pins)
     assert set(extra) <= set(pins)
+
+
+def test_ecs_phases_split_a_cold_start_at_the_timestamps_describe_tasks_gives() -> None:
+    # Given a task as DescribeTasks reports it once it runs
+    created = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    task = {
+        "createdAt": created,
+        "pullStartedAt": created.replace(second=8),
+        "pullStoppedAt": created.replace(second=20),
+        "startedAt": created.replace(second=21),
+    }
+
+    # Then provisioning, pull and container start are the gaps between them
+    assert ecs_phases(task) == {"provisioning": 8.0, "pull": 12.0, "container_start": 1.0}
+    # and a task without pull timestamps (moto, a stand-in) reports only what it can
+    assert ecs_phases({"createdAt": created}) == {}

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agentlab.settings import CoreSettings
+if TYPE_CHECKING:
+    from agentlab.settings import CoreSettings
 
 
 class AwsClients:

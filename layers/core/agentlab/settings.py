@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import Field, NonNegativeFloat
+from pydantic import Field, NonNegativeFloat, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from agentlab.llm.pricing import PriceTable
+
+# Lambda answers a synchronous invocation, which is how API Gateway's HTTP API calls it, with at most 6 MB
+# ("Invocation payload (request and response)", https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html);
+# an org export is answered inline up to 5 MiB, leaving room for the headers and the response envelope.
+EXPORT_INLINE_MAX_BYTES = 5 * 1_048_576
 
 
 class CoreSettings(BaseSettings):
@@ -29,6 +34,8 @@ class CoreSettings(BaseSettings):
     max_body_bytes: int = 1_048_576
     max_prompt_chars: int = 50_000
     max_upload_bytes: int = 20 * 1_048_576
+    # An org export larger than this is written to S3 and answered with a link (api/admin_routes.py).
+    export_inline_max_bytes: PositiveInt = EXPORT_INLINE_MAX_BYTES
     presign_expiry_s: int = 900
     idempotency_ttl_s: int = 86_400
 
@@ -45,3 +52,12 @@ class CoreSettings(BaseSettings):
         from agentlab.llm.pricing import Price, PriceTable
 
         return PriceTable({ref: Price(*figures) for ref, figures in self.model_prices.items()})
+
+
+class ProviderSecretSettings(BaseSettings):
+    """Where the model provider credentials are kept in AWS (set on the functions that call models)."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENTLAB_", extra="ignore")
+
+    provider_secret_arn: str | None = None
+    region: str = Field(default="us-east-1", validation_alias="AWS_REGION")

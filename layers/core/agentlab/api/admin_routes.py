@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
 from agentlab.api.common import Cursor, Deleted, Id, Limit, current_caller, json_response, optional_query, page_size
@@ -64,6 +66,35 @@ class ProviderList(BaseModel):
 class OrgCreated(BaseModel):
     org: Org
     api_key: ApiKeyIssued
+
+
+class OrgExportLink(BaseModel):
+    """Where an export too large to answer inline can be downloaded from, for a while."""
+
+    download_url: str
+    bytes: int
+    expires_in_s: int
+
+
+# The export's answers: the document itself, or (when it is too large for Lambda's response) a link to it in S3.
+EXPORT_RESPONSES: dict[int, OpenAPIResponse] = {
+    200: {
+        "description": "The org's data, as a JSON file to save (`Content-Disposition: attachment`).",
+        "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
+    },
+    303: {
+        "description": "The export is too large to answer inline: it was written to storage, and `Location` (also "
+        "`download_url` in the body) is a presigned URL that downloads it as a file, valid for `expires_in_s` seconds. "
+        "The stored copy is removed a day later, or with the org.",
+        "headers": {
+            "Location": {
+                "description": "The presigned URL of the export.",
+                "schema": {"type": "string", "format": "uri"},
+            }
+        },
+        "content": {"application/json": {"model": OrgExportLink}},
+    },
+}
 
 
 class OrgDeleted(BaseModel):
@@ -219,16 +250,36 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
         record, key = deps.orgs.create_api_key(org.id, name="first admin", role="admin")
         return json_response(OrgCreated(org=org, api_key=ApiKeyIssued.issue(record, key)), 201)
 
-    @app.get("/v1/orgs/<org_id>/export", tags=["orgs"])
-    def export_org(org_id: OrgId) -> Response[dict[str, Any]]:
+    @app.get("/v1/orgs/<org_id>/export", tags=["orgs"], responses=EXPORT_RESPONSES)
+    def export_org(org_id: OrgId) -> Response[Any]:
+        # The document is serialised once, here, as the resolver would (compact JSON): the body is answered as it is,
+        # or, when Lambda's response could not carry it, written to S3 and handed out as a presigned link.
+        from aws_lambda_powertools.shared.json_encoder import Encoder
+
+        from agentlab.ids import new_ulid
+        from agentlab.store.blobs import EXPORT_EXPIRY_TAG, export_key
         from agentlab.tenancy import export_org as export
 
         org = own_org(org_id)
+        body = json.dumps(export(deps.orgs.table, org), separators=(",", ":"), cls=Encoder)
+        filename = f"agentlab-org-{org.id}.json"
+        # The body travels inside Lambda's JSON response as a string, escaped once more: that is the size to keep
+        # under the limit (the document is ASCII: json.dumps escapes everything else).
+        if len(json.dumps(body)) <= deps.settings.export_inline_max_bytes:
+            return Response(
+                status_code=200,
+                content_type=content_types.APPLICATION_JSON,
+                body=body,
+                headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            )
+        key = export_key(org.id, new_ulid())
+        deps.blobs.put(key, body.encode(), content_type=content_types.APPLICATION_JSON, tags=EXPORT_EXPIRY_TAG)
+        url = deps.blobs.presigned_download(
+            key, filename=filename, content_type=content_types.APPLICATION_JSON, disposition="attachment"
+        )
+        link = OrgExportLink(download_url=url, bytes=len(body), expires_in_s=deps.blobs.expiry_s)
         return Response(
-            status_code=200,
-            content_type=content_types.APPLICATION_JSON,
-            body=export(deps.orgs.table, org),
-            headers={"Content-Disposition": f'attachment; filename="agentlab-org-{org.id}.json"'},
+            status_code=303, content_type=content_types.APPLICATION_JSON, body=link, headers={"Location": url}
         )
 
     @app.delete("/v1/orgs/<org_id>", tags=["orgs"])

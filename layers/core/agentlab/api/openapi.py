@@ -30,7 +30,7 @@ from agentlab.api.docs import CONCURRENT, UNSTORABLE, FeatureDocs, Operation
 from agentlab.api.features import FEATURE_DOCS
 from agentlab.api.permissions import PLATFORM_ACTIONS, ROLE_ACTIONS, ROUTES
 from agentlab.models import ROLES
-from agentlab.settings import CoreSettings
+from agentlab.settings import EXPORT_INLINE_MAX_BYTES, CoreSettings
 
 API_TITLE = "agentlab API"
 API_VERSION = "1.0.0"
@@ -392,7 +392,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("GET", "/v1/orgs/{org_id}/export"): Operation(
         "Export an org",
-        "Everything the platform stores about the org, as one JSON file (the caller's own org; a platform admin: any).",
+        "Everything the platform stores about the org, as one JSON file (the caller's own org; a platform admin: any). "
+        f"A file too large to answer inline (over {EXPORT_INLINE_MAX_BYTES // 1_048_576} MiB unless the deployment "
+        "says otherwise) answers 303 See Other instead: it is written to storage and "
+        "`Location` is a presigned URL that downloads it, valid for `expires_in_s` seconds (a client that follows "
+        "the redirect without forwarding `Authorization` receives the file either way).",
         response_example={
             "org": _ORG,
             "exported_at": _TIME,
@@ -534,6 +538,11 @@ EXAMPLES: dict[str, Any] = {
     "Org": _ORG,
     "OrgCreated": {"org": _ORG, "api_key": {**_KEY_ISSUED, "name": "first admin", "role": "admin"}},
     "OrgDeleted": {"id": _ORG_ID, "deleted": True, "items": 412, "objects": 37, "runs": 18},
+    "OrgExportLink": {
+        "download_url": f"https://agentlab-data.s3.amazonaws.com/orgs/{_ORG_ID}/exports/{_ULID}.json?X-Amz-Signature=…",
+        "bytes": 7340032,
+        "expires_in_s": 900,
+    },
 }
 
 _TAGS = {
@@ -739,7 +748,8 @@ def _complete_operation(method: str, path: str, operation: dict[str, Any], setti
         body["example"] = example
 
     responses: dict[str, Any] = operation["responses"]
-    successes = {status: response for status, response in responses.items() if status.startswith("2")}
+    # A redirect a route declares (the export's 303 to its stored copy) is documented with the successes.
+    successes = {status: response for status, response in responses.items() if status.startswith(("2", "3"))}
     for status, description in (own.also if own else {}).items():
         template = next(iter(successes.values()))
         successes[str(status)] = {**copy.deepcopy(template), "description": description}

@@ -8,12 +8,14 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from agentlab.ids import new_ulid
+from agentlab.local.faults import Faults
 from agentlab.local.functions import HandlerRegistry, LambdaContext, placeholder_for, substitute
 from agentlab.store.cors import BROWSER_CORS_RULE
 from agentlab.store.schema import create_table_request
@@ -36,13 +38,20 @@ def state_machine_arn(region: str, workflow: str) -> str:
     return f"arn:aws:states:{region}:{ACCOUNT_ID}:stateMachine:agentlab-{workflow}"
 
 
-def install_lambda_dispatch(registry: HandlerRegistry) -> Callable[[], None]:
+def install_lambda_dispatch(
+    registry: HandlerRegistry, *, shortcuts: bool = True, faults: Faults | None = None
+) -> Callable[[], None]:
     """Make moto's simple Lambda backend call the real handlers. Returns a function that undoes it.
 
     A handler that raises is reported the way Lambda reports it (FunctionError + errorType/errorMessage), so the
-    state machines' Retry and Catch rules see the same error names as in AWS.
+    state machines' Retry and Catch rules see the same error names as in AWS. `shortcuts=False` leaves out the speed
+    shortcuts (`install_shortcuts`), which answer the same as moto does, so a benchmark can measure what they save.
+    `faults` (by default those AGENTLAB_LOCAL_FAULTS names, agentlab/local/faults.py) are injected into the
+    invocations and the model calls.
     """
     from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    faults = faults if faults is not None else Faults.from_environment()
 
     original = LambdaSimpleBackend.invoke
 
@@ -50,7 +59,11 @@ def install_lambda_dispatch(registry: HandlerRegistry) -> Callable[[], None]:
         name = function_name.rsplit(":", 1)[-1].removeprefix("agentlab-")
         event = json.loads(body) if body else {}
         try:
-            result = registry.handler(name)(event, LambdaContext(f"agentlab-{name}", new_ulid()))
+            handler = registry.handler(name)
+            if faults is not None:
+                result = faults.deliver(name, handler, event, lambda: LambdaContext(f"agentlab-{name}", new_ulid()))
+            else:
+                result = handler(event, LambdaContext(f"agentlab-{name}", new_ulid()))
         except Exception as exc:
             response_headers["x-amz-function-error"] = "Unhandled"
             payload = {
@@ -63,20 +76,160 @@ def install_lambda_dispatch(registry: HandlerRegistry) -> Callable[[], None]:
 
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
     undo_copy = _copy_state_machines_without_executions()
-    undo_transactions = _roll_back_only_touched_items()
+    undo_tracking = _keep_no_list_of_every_model_instance()
+    # Installed before the lock, so that the lock wraps them: they rely on DynamoDB requests being serialised.
+    undo_shortcuts = install_shortcuts() if shortcuts else _nothing_to_undo
     undo_lock = _serialize_dynamodb_requests()
-    undo_json = _item_responses_as_plain_json()
-    undo_partitions = _query_one_partition()
-    undo_engine = _reuse_parsed_definitions_and_clients()
+    undo_faults = faults.install_model_faults() if faults is not None else _nothing_to_undo
 
     def undo() -> None:
         LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
         undo_copy()
+        undo_tracking()
         undo_lock()
-        undo_transactions()
-        undo_json()
-        undo_partitions()
-        undo_engine()
+        undo_shortcuts()
+        undo_faults()
+
+    return undo
+
+
+def _keep_no_list_of_every_model_instance() -> Callable[[], None]:
+    """moto appends every model object it ever makes (each DynamoDB item version, each S3 object body, each
+    execution) to a list on its class, for its dashboard, and never lets go: a local stack then grows with every
+    write, not with what it stores (a long API fuzzing session passed 2.4 GB). The stack uses no dashboard, so models
+    are made untracked and live as long as the backend keeps them. At reset, moto disposes of S3 objects through the
+    buckets; an object it no longer keeps closed its file when it was collected."""
+    from moto.core.common_models import BaseModel
+
+    original = BaseModel.__dict__["__new__"]
+
+    def untracked_new(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        return super(BaseModel, cls).__new__(cls)
+
+    BaseModel.__new__ = untracked_new  # type: ignore[method-assign]
+
+    def undo() -> None:
+        BaseModel.__new__ = original  # type: ignore[method-assign]
+
+    return undo
+
+
+def _nothing_to_undo() -> None:
+    return None
+
+
+def install_shortcuts() -> Callable[[], None]:
+    """The local engine's speed shortcuts over moto: each gives the answers moto gives (tests compare the two) in less
+    time. They rely on DynamoDB requests being serialised (`_serialize_dynamodb_requests`). Returns their undo."""
+    undoes = [
+        _roll_back_only_touched_items(),
+        _item_responses_as_plain_json(),
+        _item_requests_read_as_plain_json(),
+        _query_one_partition(),
+        _reuse_parsed_definitions_and_clients(),
+        _check_item_size_once(),
+        _parse_each_json_path_once(),
+        _parse_each_update_expression_once(),
+        _list_handler_methods_once(),
+    ]
+
+    def undo() -> None:
+        for each in reversed(undoes):
+            each()
+
+    return undo
+
+
+def _check_item_size_once() -> Callable[[], None]:
+    """moto builds an item attribute by attribute and, at each one, sums the sizes of all the attributes already in
+    (to refuse an item over DynamoDB's 400 KB), so building an item of n attributes walks them n times; a run item
+    has dozens, each step writes several. Sizes are never negative, so a prefix of the item passes the limit exactly
+    when the whole does: the item is built first and its size checked once, refusing the same items with the same
+    error."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    original = Item.__init__
+
+    def item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        self.hash_key = hash_key
+        self.range_key = range_key
+        values = LimitedSizeDict.__new__(LimitedSizeDict)
+        dict.__init__(values)
+        for key, value in attrs.items():
+            dict.__setitem__(values, key, DynamoType(value))
+        if sum(bytesize(key) + value.size() for key, value in values.items()) > ITEM_SIZE_LIMIT:
+            raise ItemSizeTooLarge
+        self.attrs = values
+
+    Item.__init__ = item_init  # type: ignore[method-assign]
+
+    def undo() -> None:
+        Item.__init__ = original  # type: ignore[method-assign]
+
+    return undo
+
+
+# moto's own figure for DynamoDB's item size limit (moto.dynamodb.models.dynamo_type.LimitedSizeDict).
+ITEM_SIZE_LIMIT = 405_000
+
+
+def _parse_each_json_path_once() -> Callable[[], None]:
+    """moto's Step Functions engine parses a state's JSONPath ($.run_id, $.org_id, ...) with jsonpath_ng, which
+    builds its grammar's parser anew for every expression, at every evaluation: about a millisecond each, a dozen
+    per state. A parsed path is an immutable tree that `find` only reads, so each path text is parsed once."""
+    from functools import lru_cache
+
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    original = json_path.parse
+    json_path.parse = lru_cache(maxsize=1_024)(original)
+
+    def undo() -> None:
+        json_path.parse = original
+
+    return undo
+
+
+def _parse_each_update_expression_once() -> Callable[[], None]:
+    """moto tokenises and parses an UpdateExpression twice per update (once to check the request, once to apply it),
+    and the store's writes repeat the same few expressions. The tree it parses is only read (its validator works on a
+    deep copy), so each expression text is parsed once; a text that fails to parse raises as before, every time."""
+    from functools import lru_cache
+
+    # moto's own modules import it the same way: the parser module has no annotations mypy can follow.
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+
+    original = UpdateExpressionParser.__dict__["make"]
+    parse: Any = lru_cache(maxsize=1_024)(original.__func__)
+    UpdateExpressionParser.make = classmethod(parse)
+
+    def undo() -> None:
+        UpdateExpressionParser.make = original
+
+    return undo
+
+
+def _list_handler_methods_once() -> Callable[[], None]:
+    """moto lists a response class's methods (inspect.getmembers over the whole class) on every request, to check
+    that the action exists. A class's methods do not change while the local engine runs, so each class's list is
+    made once."""
+    from moto.core import responses
+
+    original = responses.method_names_from_class
+    known: dict[object, list[str]] = {}
+
+    def method_names_from_class(clazz: object) -> list[str]:
+        names = known.get(clazz)
+        if names is None:
+            names = known[clazz] = original(clazz)
+        return names
+
+    responses.method_names_from_class = method_names_from_class
+
+    def undo() -> None:
+        responses.method_names_from_class = original
 
     return undo
 
@@ -149,7 +302,7 @@ def _item_responses_as_plain_json() -> Callable[[], None]:
     type). Everything else (errors, table descriptions) goes through moto's serialiser."""
     from email.utils import formatdate
 
-    from moto.dynamodb.responses import DynamoResult
+    from moto.dynamodb.responses import DynamoHandler, DynamoResult
 
     original = DynamoResult.execute_result
 
@@ -165,9 +318,57 @@ def _item_responses_as_plain_json() -> Callable[[], None]:
         return 200, headers, json.dumps(_without_nulls(result), separators=(",", ":"), default=_base64)
 
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
+    # moto answers TransactWriteItems as a plain ActionResult, which its serialiser walks too; as a DynamoResult it is
+    # dumped like the other item operations.
+    original_transact = DynamoHandler.transact_write_items
+
+    def transact_write_items(self: Any) -> Any:
+        return DynamoResult(original_transact(self).result)
+
+    DynamoHandler.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
     def undo() -> None:
         DynamoResult.execute_result = original  # type: ignore[method-assign]
+        DynamoHandler.transact_write_items = original_transact  # type: ignore[method-assign]
+
+    return undo
+
+
+# A "B" or "BS" member anywhere in a request: a binary attribute value (or an attribute so named, to be safe).
+_BINARY_MEMBER = re.compile(r'"BS?"\s*:')
+
+
+def _item_requests_read_as_plain_json() -> Callable[[], None]:
+    """moto reads each request by walking botocore's input shape member by member, as it writes answers; for an
+    item operation that walked the whole item (a run's hundreds of attribute values) on every write. In DynamoDB's
+    JSON protocol the request is its parameters as they stand, except binary values (base64 text, which moto's reader
+    decodes to bytes), so a request without any is read with json.loads; one with a binary value, and everything
+    else, goes through moto's reader. boto3 has validated the request against the same shapes before sending it."""
+    from botocore.awsrequest import AWSPreparedRequest
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.parse_parameters
+    own = "parse_parameters" in DynamoHandler.__dict__  # else inherited from moto's BaseResponse
+
+    def parse_parameters(self: Any, request: Any) -> None:
+        body = self.body
+        if (
+            isinstance(request, AWSPreparedRequest)
+            and isinstance(body, str)
+            and self._get_action() in _PLAIN_JSON_OPERATIONS
+            and not _BINARY_MEMBER.search(body)
+        ):
+            self.params = json.loads(body) if body else {}
+            return
+        original(self, request)
+
+    DynamoHandler.parse_parameters = parse_parameters  # type: ignore[method-assign]
+
+    def undo() -> None:
+        if own:
+            DynamoHandler.parse_parameters = original  # type: ignore[method-assign]
+        else:
+            del DynamoHandler.parse_parameters
 
     return undo
 

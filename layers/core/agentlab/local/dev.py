@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
 import signal
 import sys
@@ -61,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     def shutdown(signum: int, frame: object) -> None:
         stopped.set()
 
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: what a stack that stopped answering is waiting on.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     stopped.wait()

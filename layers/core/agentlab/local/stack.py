@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import stat
 import threading
@@ -12,7 +13,7 @@ from typing import Any
 from agentlab.aws import AwsClients
 from agentlab.local.aws import ACCOUNT_ID, MOTO_CONFIG, create_resources, install_lambda_dispatch, put_browser_cors
 from agentlab.local.cognito import ID_STRATEGY_ENV, ensure_user_pool, restore_users, save_users
-from agentlab.local.functions import HandlerRegistry, LambdaContext
+from agentlab.local.functions import Handler, HandlerRegistry, LambdaContext
 from agentlab.local.gateway import COGNITO_PREFIX, S3_PREFIX, LocalGateway
 from agentlab.local.snapshot import Snapshotter
 from agentlab.settings import CoreSettings
@@ -49,6 +50,64 @@ class LocalStackConfig:
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
+API_ENVIRONMENTS = 8
+
+
+class ApiEnvironments:
+    """Execution environments of the API function, each handling one request at a time, as in Lambda: each is its
+    own load of the handler module, so the resolver's per-request state (the caller, the current event) and the
+    module's cold-start globals are never shared between concurrent requests. A request takes an idle environment,
+    or a new one while fewer than `limit` exist, or waits for one to come back; a slow request therefore holds up
+    only its own environment."""
+
+    def __init__(self, registry: HandlerRegistry, limit: int = API_ENVIRONMENTS) -> None:
+        self.registry = registry
+        self.limit = limit
+        self._idle: list[Handler] = []
+        self._created = 0
+        self._available = threading.Condition()
+
+    @property
+    def created(self) -> int:
+        return self._created
+
+    def invoke(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        handler = self._acquire()
+        try:
+            return handler(event, context)
+        finally:
+            with self._available:
+                self._idle.append(handler)
+                self._available.notify()
+
+    def _acquire(self) -> Handler:
+        with self._available:
+            while not self._idle and self._created >= self.limit:
+                self._available.wait()
+            if self._idle:
+                return self._idle.pop()
+            self._created += 1
+            number = self._created
+        try:
+            return self._load(number)
+        except BaseException:
+            with self._available:
+                self._created -= 1
+                self._available.notify()
+            raise
+
+    def _load(self, number: int) -> Handler:
+        if number == 1:
+            return self.registry.handler("api")
+        path = self.registry.paths["api"]
+        spec = importlib.util.spec_from_file_location(f"agentlab_functions.api_environment_{number}", path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        handler: Handler = module.handler
+        return handler
+
+
 class LocalStack:
     def __init__(self, config: LocalStackConfig) -> None:
         self.config = config
@@ -62,7 +121,7 @@ class LocalStack:
         self.state_machines: dict[str, str] = {}
         self.restored_items = 0
         self._reaper_stop = threading.Event()
-        self._api_lock = threading.Lock()
+        self._api_environments = ApiEnvironments(self.registry)
         self._sandbox: Any = None
         self._ticker: Any = None
         self._webhook_poller: Any = None
@@ -151,7 +210,7 @@ class LocalStack:
             self._users_file, clients.cognito, region=settings.region, account_id=ACCOUNT_ID, pool_id=self.user_pool_id
         )
         table = Table(lambda: clients.dynamodb, settings.table_name)
-        self._fail_interrupted_runs(clients, table, settings.table_name)
+        self._resume_interrupted_runs(clients, table, settings)
         self._bootstrap(OrgStore(table))
         self._seed()
         self.snapshotter.save()
@@ -213,12 +272,21 @@ class LocalStack:
         if self._mock:
             self._mock.stop()
 
-    def _fail_interrupted_runs(self, clients: AwsClients, table: Table, table_name: str) -> None:
-        """Executions do not survive a restart; a run they were driving is ended with the reason, never left open."""
+    def _resume_interrupted_runs(self, clients: AwsClients, table: Table, settings: CoreSettings) -> None:
+        """Executions do not survive a restart: each run they were driving gets a new execution that goes on from its
+        last completed step (agentlab/workflow/prepare.py::resume_run). A run that cannot be resumed is ended with
+        the reason, never left open."""
+        from agentlab.store.blobs import BlobStore
+        from agentlab.store.transcript import TranscriptStore
+        from agentlab.workflow.executions import Executions
+        from agentlab.workflow.prepare import resume_run
+
         runs = RunStore(table)
+        transcript = TranscriptStore(table, BlobStore(clients, settings.bucket_name))
+        executions = Executions(lambda: clients.stepfunctions, self.state_machines["agent_run"])
         paginator = clients.dynamodb.get_paginator("scan")
         pages = paginator.paginate(
-            TableName=table_name,
+            TableName=settings.table_name,
             FilterExpression="#t = :run AND #s IN (:q, :r, :w)",
             ExpressionAttributeNames={"#t": "entity", "#s": "status"},
             ExpressionAttributeValues={
@@ -228,14 +296,21 @@ class LocalStack:
                 ":w": {"S": "waiting_approval"},
             },
         )
-        for page in pages:
-            for raw in page.get("Items", []):
-                item = deserialize(raw)
+        active = [deserialize(raw) for page in pages for raw in page.get("Items", [])]
+        for item in active:
+            try:
+                resume_run(runs, transcript, executions, runs.get(item["org_id"], item["id"]))
+            except Exception as exc:
+                print(f"run {item['id']} could not be resumed: {type(exc).__name__}: {exc}", flush=True)
                 runs.transition(
                     item["org_id"],
                     item["id"],
                     "failed",
-                    error={"code": "interrupted", "message": "the local stack stopped while this run was active"},
+                    error={
+                        "code": "interrupted",
+                        "message": f"the local stack stopped while this run was active and it could not be resumed "
+                        f"({type(exc).__name__})",
+                    },
                 )
 
     @property
@@ -290,10 +365,8 @@ class LocalStack:
             self.registry.handler("seed")({"org_id": DEFAULT_ORG}, LambdaContext("agentlab-seed", "seed"))
 
     def call_api(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        """One request at a time through the API handler, as in a Lambda execution environment: the resolver keeps
-        per-request state (the caller, the current event) that concurrent threads would otherwise share."""
-        with self._api_lock:
-            return self.registry.handler("api")(event, context)
+        """Each request in an idle execution environment of the API function, as Lambda runs concurrent requests."""
+        return self._api_environments.invoke(event, context)
 
     def _bucket_cors(self, bucket: str) -> list[dict[str, Any]]:
         """The bucket's CORS rules, read as S3 keeps them: a rule changed through the S3 API applies at once."""

@@ -17,14 +17,16 @@ record_failure run outside the VPC.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
 import signal
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import PurePosixPath
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 from pydantic import Field, TypeAdapter, field_validator
@@ -39,6 +41,9 @@ from agentlab.sandbox.local import check_env
 from agentlab.sandbox.models import CellResult, SandboxLimits, WorkspaceFile
 from agentlab.sandbox.workspace import split_workspace_path
 from agentlab.store.sandbox_sessions import SandboxSessionRecord, SandboxSessionStore
+
+if TYPE_CHECKING:
+    from agentlab.sandbox.pool import SandboxPool
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +69,7 @@ HEALTH_POLL_S = 0.2
 # last_used_at is written at most this often per session: the janitor counts idleness in tens of minutes.
 LAST_USED_RESOLUTION_S = 30.0
 LOST_EXIT_CODE = 128 + signal.SIGKILL
+MAX_WARM_CLAIMS = 3  # warm tasks tried per session before a cold start
 # Fargate's valid task sizes: CPU units and the memory (MiB) each accepts.
 FARGATE_SIZES: tuple[tuple[int, tuple[int, ...]], ...] = (
     (256, (512, 1024, 2048)),
@@ -88,6 +94,9 @@ class FargateSandboxSettings(BaseSettings):
     task_port: int = TASK_PORT
     start_timeout_s: float = Field(default=SANDBOX_START_TIMEOUT_S, gt=0)
     start_poll_s: float = Field(default=1.0, gt=0, description="DescribeTasks interval while a task starts")
+    # Whether session() first tries a warm task of the pool (agentlab.sandbox.pool); its size is the janitor's.
+    sandbox_pool: bool = True
+    sandbox_pool_max_age_s: float = Field(default=3_600.0, gt=0)
 
     @field_validator("subnets", "security_groups", mode="before")
     @classmethod
@@ -329,10 +338,16 @@ class FargateSandboxBackend:
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        pool: SandboxPool | None = None,
     ) -> None:
         self._ecs_factory = ecs_client_factory
         self.sessions = sessions
         self.settings = settings
+        self.pool = pool
+        # How long each phase of the latest session() took (seconds): logged, and read by bench/first_cell.py.
+        self.last_start_phases: dict[str, float] = {}
+        # What ECS reports of the latest cold start (inside `running`): provisioning, image pull, container start.
+        self.last_ecs_phases: dict[str, float] = {}
         # One request per connection: a connection that broke always means the task did, never a stale keep-alive.
         self._http = http or httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), trust_env=False)
         self.clock = clock
@@ -340,12 +355,20 @@ class FargateSandboxBackend:
 
     @classmethod
     def from_env(cls, sessions: SandboxSessionStore | None = None) -> FargateSandboxBackend:
+        from agentlab.sandbox.pool import SandboxPool
+        from agentlab.store.sandbox_pool import SandboxPoolStore
+        from agentlab.store.table import Table
+
         settings = FargateSandboxSettings()  # required fields come from the environment
         if sessions is None:
-            from agentlab.store.table import Table
-
             sessions = SandboxSessionStore(Table(client_factory("dynamodb", settings.region), settings.table_name))
-        return cls(client_factory("ecs", settings.region), sessions, settings)
+        ecs = client_factory("ecs", settings.region)
+        pool = (
+            SandboxPool(ecs, SandboxPoolStore(sessions.table), settings, max_age_s=settings.sandbox_pool_max_age_s)
+            if settings.sandbox_pool
+            else None
+        )
+        return cls(ecs, sessions, settings, pool=pool)
 
     def session(self, run_id: str, limits: SandboxLimits, env: dict[str, str]) -> FargateSandboxSession:
         env = check_env(env)
@@ -365,7 +388,11 @@ class FargateSandboxBackend:
         elif record is not None:
             # Its start never finished (the invocation that began it ended): nobody else is waiting on it.
             self.retire(record, "its start did not finish")
-        return self._start(run_id, limits, env, replacing=record.task_arn if record else None)
+        replacing = record.task_arn if record else None
+        warm = self._claim_warm(run_id, limits, env, replacing=replacing)
+        if warm is not None:
+            return warm
+        return self._start(run_id, limits, env, replacing=replacing)
 
     def end(self, run_id: str) -> None:
         record = self.sessions.get(run_id)
@@ -396,17 +423,88 @@ class FargateSandboxBackend:
                 raise
             self._sleep(HEALTH_POLL_S)
             health = client.health()
-        if health.run_id != record.run_id:
+        if health.run_id != record.answers_as:
             raise TaskGone(f"the task at {client.base_url} serves run {health.run_id}", foreign=True)
         return health
 
     # starting -------------------------------------------------------------------------------------------------------
+    def _claim_warm(
+        self, run_id: str, limits: SandboxLimits, env: dict[str, str], *, replacing: str | None
+    ) -> FargateSandboxSession | None:
+        """The run's session on a warm task of the pool, or None (no pool, none free, none that answers)."""
+        if self.pool is None:
+            return None
+        for _ in range(MAX_WARM_CLAIMS):
+            began = self.clock()
+            warm = self.pool.claim(run_id, limits)
+            if warm is None:
+                return None
+            claimed = self.clock()
+            now = utc_now()
+            record = SandboxSessionRecord(
+                run_id=run_id,
+                task_arn=warm.task_arn,
+                token=warm.token,
+                address=warm.address,
+                task_label=warm.label,
+                started_at=now,
+                last_used_at=now,
+            )
+            try:
+                self.sessions.claim(record, replacing=replacing)
+            except ConcurrentUpdate as exc:
+                # Claimed for this run, so no other run may have it: it goes.
+                self.pool.discard(warm, "another task was started for the run at the same time")
+                raise SandboxUnavailable(f"another sandbox task was started for run {run_id} at the same time") from exc
+            client = self._client(record)
+            try:
+                health = self._probe(client, record)
+                probed = self.clock()
+                if health.started:
+                    raise TaskGone(f"the warm task at {client.base_url} was started already")
+                health = client.start(env)
+            except TaskGone as gone:
+                self.retire(record, f"its warm task failed: {gone.reason}")
+                self.pool.discard(warm, gone.reason)
+                continue
+            except BaseException as exc:
+                self.retire(record, f"its warm start failed: {type(exc).__name__}")
+                self.pool.discard(warm, f"its start failed: {type(exc).__name__}")
+                raise
+            self._log_phases(
+                run_id,
+                warm.task_arn,
+                "warm",
+                claim=claimed - began,
+                health=probed - claimed,
+                start=self.clock() - probed,
+            )
+            return FargateSandboxSession(self, record, limits, client, health)
+        return None
+
+    def _log_phases(self, run_id: str, task_arn: str, kind: str, **phases: float) -> None:
+        self.last_start_phases = {"total": sum(phases.values()), **phases}
+        ecs = self.last_ecs_phases if kind == "cold" else {}
+        logger.info(
+            "sandbox task %s serves run %s (%s start)",
+            task_arn,
+            run_id,
+            kind,
+            extra={
+                "sandbox_start": kind,
+                **{f"{name}_s": round(value, 3) for name, value in self.last_start_phases.items()},
+                **{f"ecs_{name}_s": round(value, 3) for name, value in ecs.items()},
+            },
+        )
+
     def _start(
         self, run_id: str, limits: SandboxLimits, env: dict[str, str], *, replacing: str | None
     ) -> FargateSandboxSession:
-        deadline = self.clock() + self.settings.start_timeout_s
+        began = self.clock()
+        deadline = began + self.settings.start_timeout_s
         token = channel.new_token()
         task_arn = self._run_task(run_id, limits, channel.token_digest(token))
+        placed = self.clock()
         now = utc_now()
         record = SandboxSessionRecord(run_id=run_id, task_arn=task_arn, token=token, started_at=now, last_used_at=now)
         try:
@@ -416,10 +514,12 @@ class FargateSandboxBackend:
             raise SandboxUnavailable(f"another sandbox task was started for run {run_id} at the same time") from exc
         try:
             address = self._wait_until_running(task_arn, deadline)
+            running = self.clock()
             record = record.model_copy(update={"address": address})
             self.sessions.record_use(run_id, task_arn, address=address)
             client = self._client(record)
             self._wait_for_health(client, run_id, task_arn, deadline)
+            healthy = self.clock()
             health = client.start(env)
         except TaskGone as gone:
             self.retire(record, gone.reason)
@@ -427,54 +527,29 @@ class FargateSandboxBackend:
         except BaseException as exc:
             self.retire(record, f"its start failed: {type(exc).__name__}")
             raise
-        logger.info("sandbox task %s serves run %s at %s", task_arn, run_id, address)
+        # ECS's provisioning, pull and container start are all inside `running`; the entrypoint's own start is in
+        # `health`.
+        self._log_phases(
+            run_id,
+            task_arn,
+            "cold",
+            run_task=placed - began,
+            running=running - placed,
+            health=healthy - running,
+            start=self.clock() - healthy,
+        )
         return FargateSandboxSession(self, record, limits, client, health)
 
     def _run_task(self, run_id: str, limits: SandboxLimits, token_sha256: str) -> str:
-        settings = self.settings
-        cpu, memory = limits_task_size(limits)
-        response = self._ecs().run_task(
-            cluster=settings.cluster_arn,
-            taskDefinition=settings.task_definition_arn,
-            launchType="FARGATE",
-            count=1,
-            startedBy=run_id[:STARTED_BY_CHARS],
-            networkConfiguration={
-                "awsvpcConfiguration": {
-                    "subnets": list(settings.subnets),
-                    "securityGroups": list(settings.security_groups),
-                    "assignPublicIp": "DISABLED",
-                }
-            },
-            overrides={
-                "containerOverrides": [
-                    {
-                        "name": settings.container_name,
-                        # Nothing secret: CloudTrail records these. The run's variables come in the start request.
-                        "environment": [
-                            {"name": channel.ENV_RUN_ID, "value": run_id},
-                            {"name": channel.ENV_LIMITS, "value": limits.model_dump_json()},
-                            {"name": channel.ENV_TOKEN_SHA256, "value": token_sha256},
-                        ],
-                    }
-                ],
-                "cpu": str(cpu),
-                "memory": str(memory),
-            },
-            propagateTags="TASK_DEFINITION",
-            tags=[{"key": "agentlab:run_id", "value": run_id}],
-            enableExecuteCommand=False,
+        return run_sandbox_task(
+            self._ecs(),
+            self.settings,
+            started_by=run_id,
+            answers_as=run_id,
+            limits=limits,
+            token_sha256=token_sha256,
+            tags={"agentlab:run_id": run_id},
         )
-        tasks = response.get("tasks") or []
-        if not tasks:
-            reasons = "; ".join(
-                f"{f.get('arn', '')} {f.get('reason', '')}".strip() for f in response.get("failures", [])
-            )
-            raise SandboxUnavailable(
-                f"no sandbox task could be placed for run {run_id}: {reasons or 'no reason given'}"
-            )
-        task_arn: str = tasks[0]["taskArn"]
-        return task_arn
 
     def _wait_until_running(self, task_arn: str, deadline: float) -> str:
         """The task's private IPv4 address once it runs."""
@@ -484,6 +559,7 @@ class FargateSandboxBackend:
             if status == RUNNING:
                 address = task_address(task)
                 if address:
+                    self.last_ecs_phases = ecs_phases(task)
                     return address
             if status == STOPPED:
                 raise TaskGone(f"it stopped while starting: {stopped_reason(task)}")
@@ -541,6 +617,59 @@ class FargateSandboxBackend:
             logger.warning("sandbox task %s could not be stopped: %s", task_arn, exc)
 
 
+def run_sandbox_task(
+    ecs: Any,
+    settings: FargateSandboxSettings,
+    *,
+    started_by: str,
+    answers_as: str,
+    limits: SandboxLimits,
+    token_sha256: str,
+    tags: dict[str, str],
+) -> str:
+    """RunTask for one sandbox task (a run's, or a warm one of the pool); its ARN. answers_as is the id the task's
+    health reports, started_by the label ECS lists it under."""
+    cpu, memory = limits_task_size(limits)
+    response = ecs.run_task(
+        cluster=settings.cluster_arn,
+        taskDefinition=settings.task_definition_arn,
+        launchType="FARGATE",
+        count=1,
+        startedBy=started_by[:STARTED_BY_CHARS],
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": list(settings.subnets),
+                "securityGroups": list(settings.security_groups),
+                "assignPublicIp": "DISABLED",
+            }
+        },
+        overrides={
+            "containerOverrides": [
+                {
+                    "name": settings.container_name,
+                    # Nothing secret: CloudTrail records these. The run's variables come in the start request.
+                    "environment": [
+                        {"name": channel.ENV_RUN_ID, "value": answers_as},
+                        {"name": channel.ENV_LIMITS, "value": limits.model_dump_json()},
+                        {"name": channel.ENV_TOKEN_SHA256, "value": token_sha256},
+                    ],
+                }
+            ],
+            "cpu": str(cpu),
+            "memory": str(memory),
+        },
+        propagateTags="TASK_DEFINITION",
+        tags=[{"key": key, "value": value} for key, value in tags.items()],
+        enableExecuteCommand=False,
+    )
+    tasks = response.get("tasks") or []
+    if not tasks:
+        reasons = "; ".join(f"{f.get('arn', '')} {f.get('reason', '')}".strip() for f in response.get("failures", []))
+        raise SandboxUnavailable(f"no sandbox task could be placed for {answers_as}: {reasons or 'no reason given'}")
+    task_arn: str = tasks[0]["taskArn"]
+    return task_arn
+
+
 def task_address(task: dict[str, Any]) -> str | None:
     """The private IPv4 of an awsvpc task, from its network interface attachment."""
     for attachment in task.get("attachments", []):
@@ -554,6 +683,18 @@ def task_address(task: dict[str, Any]) -> str | None:
             if interface.get("privateIpv4Address"):
                 return str(interface["privateIpv4Address"])
     return None
+
+
+def ecs_phases(task: dict[str, Any]) -> dict[str, float]:
+    """A running task's start as ECS timed it (seconds): finding capacity and attaching the network interface
+    (provisioning), pulling the image (pull) and starting the container (container_start). Only the phases whose
+    timestamps DescribeTasks gave."""
+    marks = [task.get(name) for name in ("createdAt", "pullStartedAt", "pullStoppedAt", "startedAt")]
+    phases: dict[str, float] = {}
+    for name, (begin, end) in zip(("provisioning", "pull", "container_start"), itertools.pairwise(marks), strict=True):
+        if isinstance(begin, datetime) and isinstance(end, datetime):
+            phases[name] = max((end - begin).total_seconds(), 0.0)
+    return phases
 
 
 def stopped_reason(task: dict[str, Any]) -> str:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from agentlab.aws import AwsClients
+
+# Objects carrying this tag are removed by the data bucket's lifecycle rule a day after they are written
+# (cdk/agentlab_cdk/data.py): org exports too large to answer inline are handed out through S3 and kept no longer.
+EXPORT_EXPIRY_TAG = {"agentlab-expiry": "export"}
 
 
 def file_key(org_id: str, file_id: str) -> str:
     return f"orgs/{org_id}/files/{file_id}"
+
+
+def export_key(org_id: str, export_id: str) -> str:
+    """Under the org's prefix, so deleting the org removes its exports with everything else."""
+    return f"orgs/{org_id}/exports/{export_id}.json"
 
 
 def artifact_key(org_id: str, run_id: str, artifact_id: str, name: str) -> str:
@@ -31,14 +42,15 @@ class BlobStore:
             ExpiresIn=self.expiry_s,
         )
 
-    def presigned_download(self, key: str, *, filename: str, content_type: str) -> str:
+    def presigned_download(self, key: str, *, filename: str, content_type: str, disposition: str = "inline") -> str:
+        """A presigned GET; `disposition` is "attachment" for a file the browser should save rather than show."""
         return self.clients.s3_presigner.generate_presigned_url(
             "get_object",
             Params={
                 "Bucket": self.bucket,
                 "Key": key,
                 "ResponseContentType": content_type,
-                "ResponseContentDisposition": f'inline; filename="{filename}"',
+                "ResponseContentDisposition": f'{disposition}; filename="{filename}"',
             },
             ExpiresIn=self.expiry_s,
         )
@@ -59,8 +71,11 @@ class BlobStore:
     def read(self, key: str) -> bytes:
         return self.clients.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 
-    def put(self, key: str, data: bytes, *, content_type: str) -> None:
-        self.clients.s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+    def put(self, key: str, data: bytes, *, content_type: str, tags: Mapping[str, str] | None = None) -> None:
+        request: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": data, "ContentType": content_type}
+        if tags:
+            request["Tagging"] = urlencode(tags)
+        self.clients.s3.put_object(**request)
 
     def delete(self, key: str) -> None:
         self.clients.s3.delete_object(Bucket=self.bucket, Key=key)

@@ -299,6 +299,34 @@ class RunStore:
         steps.next_cursor = str(steps.items[-1].seq) if steps.items else (str(after) if after else None)
         return steps
 
+    # step invocations -----------------------------------------------------------------------------------------
+    def step_answer(self, org_id: str, run_id: str, invocation: str) -> dict[str, str] | None:
+        """What the step invocation `invocation` answered, if it already ran to the end: a second delivery of it
+        (Lambda and Step Functions deliver at least once) gives that answer instead of doing the work again. Only
+        the run's last invocation is kept: the workflow moves on only once an invocation answered, so a second
+        delivery is always of the last one."""
+        item = self.table.get(_steps_pk(org_id, run_id), "INVOCATION")
+        if item is None or item.get("invocation") != invocation:
+            return None
+        answer: dict[str, str] = json.loads(item["answer"])
+        return answer
+
+    def op_record_step_answer(
+        self, org_id: str, run_id: str, invocation: str, answer: dict[str, str]
+    ) -> dict[str, Any]:
+        """The write that records what `invocation` answered, for a transaction that checks the run still exists
+        (agentlab.store.usage.UsageStore.meter_invocation): an answer written after the run's org was deleted would
+        be left behind."""
+        return self.table.op_put(
+            {
+                "PK": _steps_pk(org_id, run_id),
+                "SK": "INVOCATION",
+                "entity": "step_invocation",
+                "invocation": invocation,
+                "answer": json.dumps(answer),
+            }
+        )
+
     # artifacts ------------------------------------------------------------------------------------------------
     def add_artifact(self, artifact: Artifact) -> None:
         self.table.put_new(

@@ -2,9 +2,10 @@
 
 PK `SANDBOX#<run_id>`, SK `SESSION`: the task's ARN, its private address once it runs, the bearer token it answers to
 (the task itself knows only the token's SHA-256) and when it was last used, which the janitor reads to stop idle
-tasks. Writes after the first are conditional on the task ARN: a record that moved on to another task (a start that
-won a race, a replaced task) is never overwritten or removed by a writer holding the old one. `expires_at` (the
-table's TTL) removes records whose task nobody ended.
+tasks. A task claimed from the warm pool (agentlab.store.sandbox_pool) is recorded here like any other, with the
+label it answers as. Writes after the first are conditional on the task ARN: a record that moved on to another task
+(a start that won a race, a replaced task) is never overwritten or removed by a writer holding the old one.
+`expires_at` (the table's TTL) removes records whose task nobody ended.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ class SandboxSessionRecord(BaseModel):
     address: str | None = None
     started_at: datetime
     last_used_at: datetime
+    # A task taken from the warm pool answers as the label it was started with (agentlab.sandbox.pool), not as the
+    # run: it was started before the run existed.
+    task_label: str | None = None
+
+    @property
+    def answers_as(self) -> str:
+        """The id the task's health probe reports: the run's own, or its pool label."""
+        return self.task_label or self.run_id
 
 
 class SandboxSessionStore:

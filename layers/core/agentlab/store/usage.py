@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,8 +102,11 @@ class UsageStore:
         self.table = table
 
     # the meter ----------------------------------------------------------------------------------------------------
-    def meter_invocation(self, org_id: str, run_id: str, elapsed_ms: float) -> None:
-        """Add one step invocation of `elapsed_ms` (billed rounded up to the millisecond) to the run's meter."""
+    def meter_invocation(
+        self, org_id: str, run_id: str, elapsed_ms: float, *, also: Sequence[dict[str, Any]] = ()
+    ) -> None:
+        """Add one step invocation of `elapsed_ms` (billed rounded up to the millisecond) to the run's meter, with
+        `also` (other writes of the invocation's end) in the same transaction, all only while the run exists."""
         run_key = serialize({"PK": _org_pk(org_id), "SK": f"RUN#{run_id}"})
         self.table.transact(
             [
@@ -124,6 +127,7 @@ class UsageStore:
                         ),
                     }
                 },
+                *also,
             ]
         )
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from agentlab.models import TERMINAL_STATUSES
 from agentlab.workflow.base import StepRef, step_output
-from agentlab.workflow.deps import StepDeps
+
+if TYPE_CHECKING:
+    from agentlab.workflow.deps import StepDeps
 
 
 def request_approval(deps: StepDeps, ref: StepRef, task_token: str) -> dict[str, str]:

@@ -4,7 +4,7 @@ approval, check_goal, evaluate, finalize); everything else lives in DynamoDB and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -13,7 +13,9 @@ from agentlab.llm.types import Message, ToolCall, ToolResult
 from agentlab.models import AgentVersion, Run
 from agentlab.store.transcript import TranscriptStore
 from agentlab.workflow.conversation import message_to_stored
-from agentlab.workflow.deps import StepDeps
+
+if TYPE_CHECKING:
+    from agentlab.workflow.deps import StepDeps
 
 ONE_CALL_PER_TURN = "not run: one tool call is handled per turn"
 

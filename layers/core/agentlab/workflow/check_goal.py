@@ -7,13 +7,16 @@ criterion."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from agentlab import metrics
 from agentlab.models import TERMINAL_STATUSES
 from agentlab.workflow.base import StepRef, load_run, pending_calls, step_output
-from agentlab.workflow.deps import StepDeps
 from agentlab.workflow.evaluate import conclude
 from agentlab.workflow.sandbox_session import open_session
+
+if TYPE_CHECKING:
+    from agentlab.workflow.deps import StepDeps
 
 CHECK_OUTPUT_CHARS = 2_000
 REASON_CHARS = 500

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentlab.llm.base import complete_with_fallback
 from agentlab.llm.output_limits import output_tokens_for
 from agentlab.llm.types import Message, ModelResponse
 from agentlab.models import Agent, Run
 from agentlab.workflow.base import resolve_ref
-from agentlab.workflow.deps import StepDeps
 from agentlab.workflow.outputs import head_and_tail
 from agentlab.workflow.replies import classify
+
+if TYPE_CHECKING:
+    from agentlab.workflow.deps import StepDeps
 
 CODE_SYSTEM_PROMPT = """You write one Python cell for a sandboxed data-analysis kernel (numpy, pandas, matplotlib,
 scipy; no network). The kernel keeps the state of earlier cells. The working directory is the run's workspace and

@@ -8,12 +8,14 @@ four state transitions (Think, its Choice, Execute, its Choice) instead of six; 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentlab.llm.types import ToolCall
 from agentlab.models import AgentVersion
 from agentlab.workflow.base import StepRef, reply
-from agentlab.workflow.deps import StepDeps
+
+if TYPE_CHECKING:
+    from agentlab.workflow.deps import StepDeps
 
 # A 200 KB cell can draw thousands of findings; the step keeps the first ones and the count.
 MAX_RECORDED_FINDINGS = 200

@@ -5,15 +5,17 @@ with its answer."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentlab import metrics
 from agentlab.llm.base import complete_with_fallback
 from agentlab.llm.types import GOAL_FEEDBACK_PREFIX, Message, ToolCall, ToolSpec
 from agentlab.models import TERMINAL_STATUSES, Agent, Run
 from agentlab.workflow.base import StepRef, load_run, pending_calls, reply, resolve_ref, step_output
-from agentlab.workflow.deps import StepDeps
 from agentlab.workflow.outputs import Outputs
+
+if TYPE_CHECKING:
+    from agentlab.workflow.deps import StepDeps
 
 JUDGE_MAX_TOKENS = 1_024
 JUDGE_SYSTEM_PROMPT = "You judge whether an AI agent's work meets a criterion. Be strict and brief."

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentlab import metrics
 from agentlab.ids import new_ulid
@@ -16,9 +16,11 @@ from agentlab.models import TERMINAL_STATUSES, Artifact, Run, utc_now
 from agentlab.store.blobs import artifact_key
 from agentlab.workflow.base import StepRef, calls_of_last_turn, load_run, reply, step_output
 from agentlab.workflow.critique import critique_cell
-from agentlab.workflow.deps import StepDeps
 from agentlab.workflow.outputs import Outputs, head_and_tail
 from agentlab.workflow.sandbox_session import open_session
+
+if TYPE_CHECKING:
+    from agentlab.workflow.deps import StepDeps
 
 KERNEL_DIED = "the kernel was restarted: variables from earlier cells are gone"
 KERNEL_REPLACED = (

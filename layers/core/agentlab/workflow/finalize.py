@@ -4,12 +4,14 @@ ended."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentlab import metrics
 from agentlab.models import TERMINAL_STATUSES
 from agentlab.workflow.base import StepRef, step_output
-from agentlab.workflow.deps import StepDeps
+
+if TYPE_CHECKING:
+    from agentlab.workflow.deps import StepDeps
 
 MAX_ERROR_CHARS = 2_000
 

@@ -5,6 +5,10 @@
   A task's last use is the `last_used_at` of its run's sandbox session record (agentlab.store.sandbox_sessions);
   a task the record does not name (a start that lost a race, an invocation that died before writing it) counts from
   its own start. A stopped task's record goes with it.
+- The warm pool of sandbox tasks (agentlab.sandbox.pool) is refilled to `sandbox_pool_size` after the sweep of
+  tasks: records of stopped tasks dropped, warm tasks past the pool's max age stopped, missing ones started. A pool
+  task is known by its `startedBy` label: while warm it is the pool's to keep, once claimed it is its run's and
+  goes through the same checks as any run's task; one the pool has no record of is stopped once past a grace.
 - Runs still active past their wall-clock budget (plus a grace for a cell in flight) are failed with reason `stuck`,
   and so are active runs whose execution ended without ending them (a step that failed beyond every retry and
   catch). Runs waiting for approval are left alone: the approval wait has its own timeout in the state machine.
@@ -20,7 +24,9 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
 
 from agentlab import metrics
 from agentlab.errors import Conflict, NotFound
@@ -28,15 +34,21 @@ from agentlab.models import TERMINAL_STATUSES, Run
 from agentlab.settings import CoreSettings
 from agentlab.store.agents import AgentStore
 from agentlab.store.runs import RunStore
+from agentlab.store.sandbox_pool import is_pool_label
 from agentlab.store.sandbox_sessions import SandboxSessionStore
-from agentlab.workflow.executions import execution_arn
+from agentlab.store.table import deserialize
+from agentlab.workflow.executions import execution_arn, run_id_of
 from agentlab.workflow.run_events import RunEvents
+
+if TYPE_CHECKING:  # the pool (and the Fargate backend and httpx it loads) is imported where a pool is kept
+    from agentlab.sandbox.pool import RefillReport, SandboxPool
 
 logger = logging.getLogger(__name__)
 
 STUCK = "stuck"
 ACTIVE_STATUSES = frozenset({"queued", "running"})
 ENDED_EXECUTION_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
+ORPHAN_SCAN_PK, ORPHAN_SCAN_SK = "JANITOR", "ORPHAN_SCAN"
 DESCRIBE_BATCH = 100  # ecs:DescribeTasks takes at most 100 tasks
 
 
@@ -48,15 +60,30 @@ class JanitorSettings(CoreSettings):
     stuck_grace_s: float = 900
     # How far back to look for executions that ended without ending their run.
     ended_lookback_s: float = 3_600
+    # How often the table is scanned for active runs without an execution: a scan reads (and is billed for) the
+    # whole table, and such runs are rare (a create that died between its write and StartExecution).
+    orphan_scan_interval_s: float = 3_600
+    # The warm pool: what RunTask needs (the same values the functions that run cells get), its size and max age.
+    task_definition_arn: str = ""
+    subnets: str = ""
+    security_groups: str = ""
+    container_name: str = "sandbox"
+    sandbox_pool_size: int = Field(default=0, ge=0)
+    sandbox_pool_max_age_s: float = Field(default=3_600, gt=0)
 
 
 @dataclass
 class SweepReport:
     tasks_stopped: list[str] = field(default_factory=list)
     runs_failed: list[str] = field(default_factory=list)
+    pool: RefillReport | None = None  # None where no pool is configured
 
-    def as_dict(self) -> dict[str, list[str]]:
-        return {"tasks_stopped": self.tasks_stopped, "runs_failed": self.runs_failed}
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tasks_stopped": self.tasks_stopped,
+            "runs_failed": self.runs_failed,
+            "pool": self.pool.as_dict() if self.pool is not None else None,
+        }
 
 
 class Janitor:
@@ -72,8 +99,10 @@ class Janitor:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         events: RunEvents | None = None,
         reconcile_schedules: Callable[[], Any] | None = None,
+        pool: SandboxPool | None = None,
     ) -> None:
         self.settings = settings
+        self.pool = pool
         self._reconcile_schedules = reconcile_schedules
         self.events = events
         self.runs = runs
@@ -89,6 +118,7 @@ class Janitor:
         # Runs first: failing a stuck run also stops its task, which the task pass then no longer sees.
         report.runs_failed = self.fail_stuck_runs()
         report.tasks_stopped = self.stop_idle_tasks()
+        report.pool = self.refill_pool()
         if self._reconcile_schedules is not None:
             try:
                 self._reconcile_schedules()
@@ -102,8 +132,11 @@ class Janitor:
             return []
         failed: list[str] = []
         now = self._clock()
+        driven: set[str] = set()
         for execution in self._executions("RUNNING"):
-            run = self._run_of(execution["executionArn"], execution["name"])
+            run = self._run_of(execution["executionArn"], run_id_of(execution["name"]))
+            if run is not None:
+                driven.add(run.id)
             if run is None or run.status not in ACTIVE_STATUSES:
                 continue
             budget_s = self._wall_budget_s(run)
@@ -120,12 +153,63 @@ class Janitor:
                 stopped = execution.get("stopDate")
                 if stopped is not None and stopped < oldest:
                     break  # newest first: everything after this ended earlier still
-                run = self._run_of(execution["executionArn"], execution["name"])
-                if run is None or run.status not in ACTIVE_STATUSES:
+                run = self._run_of(execution["executionArn"], run_id_of(execution["name"]))
+                # A run resumed by a new execution (agentlab/workflow/executions.py) is not ended by its old one.
+                if run is None or run.status not in ACTIVE_STATUSES or run.id in driven:
                     continue
                 if self._fail(run, f"its workflow ended ({status}) without ending the run"):
                     failed.append(run.id)
+                driven.add(run.id)
+        failed += self._fail_runs_without_execution(driven, now)
         return failed
+
+    def _fail_runs_without_execution(self, seen: set[str], now: datetime) -> list[str]:
+        """Active runs whose execution is gone (never started, or deleted) are found in the table, not through
+        Step Functions: a run quiet for longer than the grace whose current execution does not exist is failed with
+        that reason. Failed rather than resumed: nothing here knows whether the lost execution had begun a cell, and
+        the local stack, which does know that its executions died with it, resumes its runs itself on start."""
+        from agentlab.workflow.prepare import resumes_of
+
+        table = self.runs.table
+        if not self._orphan_scan_due(now):
+            return []
+        pages = table.client.get_paginator("scan").paginate(
+            TableName=table.name,
+            FilterExpression="#t = :run AND #s IN (:q, :r)",
+            ProjectionExpression="org_id, id, updated_at",
+            ExpressionAttributeNames={"#t": "entity", "#s": "status"},
+            ExpressionAttributeValues={":run": {"S": "run"}, ":q": {"S": "queued"}, ":r": {"S": "running"}},
+        )
+        quiet_since = now - timedelta(seconds=self.settings.stuck_grace_s)
+        failed: list[str] = []
+        client = self._sfn()
+        for item in (deserialize(raw) for page in pages for raw in page.get("Items", [])):
+            if item["id"] in seen or datetime.fromisoformat(item["updated_at"]) > quiet_since:
+                continue
+            resume = resumes_of(self.runs, item["org_id"], item["id"])
+            arn = execution_arn(self.settings.agent_run_state_machine_arn, item["id"], resume)
+            try:
+                client.describe_execution(executionArn=arn)
+                continue
+            except client.exceptions.ExecutionDoesNotExist:
+                pass
+            run = self.runs.get(item["org_id"], item["id"])
+            if self._fail(run, "its workflow execution no longer exists"):
+                failed.append(run.id)
+        return failed
+
+    def _orphan_scan_due(self, now: datetime) -> bool:
+        """At most one scan per `orphan_scan_interval_s`, whichever janitor invocation comes first; the last scan's
+        time is kept in the table, as the janitor keeps nothing between invocations."""
+        marker = self.runs.table.get(ORPHAN_SCAN_PK, ORPHAN_SCAN_SK)
+        if marker is not None:
+            last = datetime.fromisoformat(str(marker["scanned_at"]))
+            if (now - last).total_seconds() < self.settings.orphan_scan_interval_s:
+                return False
+        self.runs.table.set_fields(
+            ORPHAN_SCAN_PK, ORPHAN_SCAN_SK, {"entity": "janitor_mark", "scanned_at": now.isoformat()}, must_exist=False
+        )
+        return True
 
     def _wall_budget_s(self, run: Run) -> int:
         if run.budget.max_wall_s:
@@ -189,18 +273,47 @@ class Janitor:
         stopped: list[str] = []
         now = self._clock()
         for task in self._running_tasks():
-            run_id = task.get("startedBy") or ""
-            if not run_id:
+            started_by = task.get("startedBy") or ""
+            if not started_by:
                 continue  # not started by the sandbox backend
-            reason = self._why_stop(task, run_id, now)
+            run_id: str | None = started_by
+            reason: str | None = None
+            if is_pool_label(started_by):
+                run_id, reason = self._pool_task_owner(task, started_by, now)
+            if run_id is not None:
+                reason = self._why_stop(task, run_id, now)
             if reason is None:
                 continue
             self._ecs().stop_task(cluster=self.settings.cluster_arn, task=task["taskArn"], reason=reason[:255])
-            self.sessions.forget(run_id, task["taskArn"])
+            if run_id is not None:
+                self.sessions.forget(run_id, task["taskArn"])
             logger.info("stopped a sandbox task", extra={"run_id": run_id, "task": task["taskArn"], "reason": reason})
             metrics.count("SandboxTasksStopped")
             stopped.append(task["taskArn"])
         return stopped
+
+    def _pool_task_owner(self, task: dict[str, Any], label: str, now: datetime) -> tuple[str | None, str | None]:
+        """The run a pool task serves (None while it is warm: the refill keeps those), or why it is stopped now."""
+        if self.pool is None:
+            return None, None  # another deployment's janitor keeps its pool; nothing here knows the label
+        from agentlab.sandbox.pool import UNRECORDED_GRACE_S
+
+        known, run_id = self.pool.owner(label)
+        if known:
+            return run_id, None
+        started = task.get("startedAt") or task.get("createdAt")
+        if started is not None and (now - started).total_seconds() > UNRECORDED_GRACE_S:
+            return None, "agentlab janitor: a pool task without a pool record"
+        return None, None
+
+    def refill_pool(self) -> RefillReport | None:
+        if self.pool is None:
+            return None
+        report = self.pool.refill(self.settings.sandbox_pool_size)
+        for failure in report.failures:
+            logger.warning("the sandbox pool could not be refilled: %s", failure)
+        logger.info("sandbox pool", extra={"pool": report.as_dict()})
+        return report
 
     def _why_stop(self, task: dict[str, Any], run_id: str, now: datetime) -> str | None:
         if self.settings.agent_run_state_machine_arn:
@@ -241,13 +354,34 @@ def build_janitor(settings: JanitorSettings) -> Janitor:
 
     clients = AwsClients(settings)
     table = Table(lambda: clients.dynamodb, settings.table_name)
+    ecs = client_factory("ecs", settings.region)
     return Janitor(
         settings,
         runs=RunStore(table),
         agents=AgentStore(table),
-        ecs=client_factory("ecs", settings.region),
+        ecs=ecs,
         sessions=SandboxSessionStore(table),
         stepfunctions=lambda: clients.stepfunctions,
         events=RunEvents(table, settings, clients),
         reconcile_schedules=lambda: reconcile(ScheduleStore(table), SchedulerSync(settings, clients)),
+        pool=build_pool(settings, ecs, table),
     )
+
+
+def build_pool(settings: JanitorSettings, ecs: Callable[[], Any], table: Any) -> SandboxPool | None:
+    """The pool the janitor keeps, where the deployment gave it a cluster and a task definition to start from."""
+    from agentlab.sandbox.fargate import FargateSandboxSettings
+    from agentlab.store.sandbox_pool import SandboxPoolStore
+
+    if not (settings.cluster_arn and settings.task_definition_arn):
+        return None
+    task_settings = FargateSandboxSettings(
+        cluster_arn=settings.cluster_arn,
+        task_definition_arn=settings.task_definition_arn,
+        # The settings' validator splits CloudFormation's joined lists.
+        subnets=settings.subnets,
+        security_groups=settings.security_groups,
+        container_name=settings.container_name,
+        table_name=settings.table_name,
+    )
+    return SandboxPool(ecs, SandboxPoolStore(table), task_settings, max_age_s=settings.sandbox_pool_max_age_s)

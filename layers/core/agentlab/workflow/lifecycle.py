@@ -101,11 +101,20 @@ def cancel_run(caller: Caller, run_id: str, services: RunServices) -> Run:
     run = services.runs.get(caller.org_id, run_id)
     if run.status in TERMINAL_STATUSES:
         raise Conflict(f"run {run_id} has already ended ({run.status})", code="invalid_state")
+    # Conditional on the status read: a decision on a waiting run that lands first (an approval) makes this a
+    # conflict rather than a cancellation of a run the caller never saw running.
     cancelled = services.runs.transition(
-        caller.org_id, run_id, "cancelled", error={"code": "cancelled", "message": f"cancelled by {caller.identity}"}
+        caller.org_id,
+        run_id,
+        "cancelled",
+        error={"code": "cancelled", "message": f"cancelled by {caller.identity}"},
+        only_from=frozenset({run.status}),
     )
     try:
-        services.executions.stop(run_id, cause=f"cancelled by {caller.identity}")
+        from agentlab.workflow.prepare import resumes_of
+
+        resume = resumes_of(services.runs, caller.org_id, run_id)
+        services.executions.stop(run_id, cause=f"cancelled by {caller.identity}", resume=resume)
     except Exception:
         # The run is cancelled in the table, which is the truth: every step checks it first and ends the workflow.
         # Stopping the execution only saves those steps, so a failed stop (throttled, or an execution that has only

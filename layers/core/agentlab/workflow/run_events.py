@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
 from agentlab.models import Run
-from agentlab.settings import CoreSettings
 from agentlab.store.table import Table
+
+if TYPE_CHECKING:
+    from agentlab.settings import CoreSettings
 
 logger = Logger(service="agentlab")
 

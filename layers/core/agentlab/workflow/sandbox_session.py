@@ -3,13 +3,15 @@ place, the isolation it got recorded on the run."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentlab import metrics
 from agentlab.models import Agent, Run
 from agentlab.store.blobs import file_key
 from agentlab.workflow.base import SandboxStartError
-from agentlab.workflow.deps import StepDeps
+
+if TYPE_CHECKING:
+    from agentlab.workflow.deps import StepDeps
 
 
 def sandbox_limits(agent: Agent) -> Any:

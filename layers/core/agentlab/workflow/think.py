@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentlab import metrics
 from agentlab.ids import new_ulid
@@ -20,7 +20,6 @@ from agentlab.models.agent import DEFAULT_MAX_COST_USD
 from agentlab.workflow.base import StepRef, fail_run, load_run, reply, resolve_ref, step_output
 from agentlab.workflow.code_model import CodeWritten, write_cell
 from agentlab.workflow.conversation import message_to_stored, stored_to_message, system_prompt, thread_history
-from agentlab.workflow.deps import StepDeps
 from agentlab.workflow.outputs import Outputs
 from agentlab.workflow.replies import (
     EMPTY_NOTICE,
@@ -34,6 +33,9 @@ from agentlab.workflow.replies import (
     truncated_notice,
 )
 from agentlab.workflow.tools import tool_input, tool_specs
+
+if TYPE_CHECKING:
+    from agentlab.workflow.deps import StepDeps
 
 # The state each tool's call goes to once its arguments are valid.
 NEXT_STATE = {
