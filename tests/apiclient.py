@@ -64,5 +64,8 @@ class EventClient:
     def put(self, path: str, body: Any = None, **kwargs: Any) -> ApiResponse:
         return self.request("PUT", path, body, **kwargs)
 
+    def patch(self, path: str, body: Any = None, **kwargs: Any) -> ApiResponse:
+        return self.request("PATCH", path, body, **kwargs)
+
     def delete(self, path: str, **kwargs: Any) -> ApiResponse:
         return self.request("DELETE", path, **kwargs)

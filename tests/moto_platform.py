@@ -45,6 +45,7 @@ class Platform:
             registry=self.registry,
         )
         os.environ["AGENTLAB_AGENT_RUN_STATE_MACHINE_ARN"] = self.state_machines["agent_run"]
+        os.environ["AGENTLAB_REPO_OPTIMIZE_STATE_MACHINE_ARN"] = self.state_machines["repo_optimize"]
         # The user pool as the local stack makes it; its key set is served over HTTP by `jwks_base_url`.
         self.user_pool_id, self.client_id = ensure_user_pool(self.clients.cognito)
         os.environ.update(

@@ -20,9 +20,9 @@ from constructs import Construct
 
 from agentlab_cdk.config import API_MEMORY_MB, API_TIMEOUT, LOG_RETENTION
 from agentlab_cdk.functions import LambdaFunctions
-from agentlab_cdk.grants import grant_objects, grant_table
+from agentlab_cdk.grants import grant_named_secrets, grant_objects, grant_table
 from agentlab_cdk.nag import acknowledge, arn, ref
-from agentlab_cdk.orchestration import ORG_OBJECTS
+from agentlab_cdk.orchestration import ORG_OBJECTS, REPO_SECRETS
 
 LIVE_ALIAS = "live"
 COGNITO_ADMIN_ACTIONS = (
@@ -39,6 +39,13 @@ COGNITO_ADMIN_ACTIONS = (
 )
 CORS_HEADERS = ["authorization", "content-type", "idempotency-key", "x-request-id"]
 EXPOSED_HEADERS = ["x-request-id", "retry-after"]
+# Connect a repository (its token stored, tagged with its org), replace its token, disconnect it.
+REPO_SECRET_ACTIONS = (
+    "secretsmanager:CreateSecret",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:DeleteSecret",
+    "secretsmanager:TagResource",
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,8 @@ class ApiInputs:
     bucket: s3.IBucket
     state_machine: sfn.IStateMachine
     state_machine_name: str
+    repo_optimize_state_machine: sfn.IStateMachine
+    repo_optimize_state_machine_name: str
     user_pool: cognito.IUserPool
     user_pool_client: cognito.IUserPoolClient
     dashboard_origin: str
@@ -80,6 +89,7 @@ class Api(Construct):
                 "AGENTLAB_TABLE_NAME": inputs.table.table_name,
                 "AGENTLAB_BUCKET_NAME": inputs.bucket.bucket_name,
                 "AGENTLAB_AGENT_RUN_STATE_MACHINE_ARN": inputs.state_machine.state_machine_arn,
+                "AGENTLAB_REPO_OPTIMIZE_STATE_MACHINE_ARN": inputs.repo_optimize_state_machine.state_machine_arn,
                 "AGENTLAB_COGNITO_USER_POOL_ID": inputs.user_pool.user_pool_id,
                 "AGENTLAB_COGNITO_CLIENT_ID": inputs.user_pool_client.user_pool_client_id,
                 "AGENTLAB_CORS_ORIGINS": inputs.dashboard_origin,
@@ -107,7 +117,24 @@ class Api(Construct):
         )
         inputs.state_machine.grant_start_execution(role)
         inputs.state_machine.grant_task_response(role)
-        executions = f"{inputs.state_machine_name}:*"
+        self._grant_stop_executions(role, inputs.state_machine_name)
+        inputs.repo_optimize_state_machine.grant_start_execution(role)
+        self._grant_stop_executions(role, inputs.repo_optimize_state_machine_name)
+        grant_named_secrets(
+            role,
+            REPO_SECRETS,
+            REPO_SECRET_ACTIONS,
+            reason="Each repository's access token is stored when the repository is connected and named after its org "
+            "and id; the grant covers the repository tokens' path only, not the stack's other secrets.",
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(COGNITO_ADMIN_ACTIONS), resources=[inputs.user_pool.user_pool_arn])
+        )
+        return function
+
+    def _grant_stop_executions(self, role: iam.IRole, state_machine_name: str) -> None:
+        """Cancel a run (and read its execution) of one state machine."""
+        executions = f"{state_machine_name}:*"
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["states:StopExecution", "states:DescribeExecution"],
@@ -127,10 +154,6 @@ class Api(Construct):
             "Executions are named after runs, made at run time; the grant covers executions of this state machine.",
             f"Resource::{arn(self, 'states', f'execution:{executions}')}",
         )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=list(COGNITO_ADMIN_ACTIONS), resources=[inputs.user_pool.user_pool_arn])
-        )
-        return function
 
     def _add_http_api(self) -> apigw.HttpApi:
         inputs = self._inputs

@@ -26,6 +26,9 @@ JANITOR_TIMEOUT = Duration.minutes(5)
 JANITOR_RATE = Duration.minutes(5)
 API_MEMORY_MB = 1_024
 STEP_MEMORY_MB = 1_024
+# The checkout downloads a repository's archive (size-capped by the step) and unpacks it in /tmp, beyond Lambda's
+# default of 512 MB.
+REPO_CHECKOUT_EPHEMERAL_STORAGE_MB = 2_048
 # A fire loads its schedule, checks the budgets and starts one run (with a few retries of the start).
 SCHEDULE_TRIGGER_TIMEOUT = Duration.minutes(1)
 SCHEDULE_TRIGGER_MEMORY_MB = 512

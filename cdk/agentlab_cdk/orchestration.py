@@ -17,21 +17,38 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from agentlab.llm.pricing import INFERENCE_PROFILE_PREFIXES, base_model_id
-from agentlab_cdk.config import LOG_RETENTION, STATEMACHINES_DIR, STEP_MEMORY_MB, STEP_TIMEOUT, ProfileRegionMismatch
+from agentlab_cdk.config import (
+    LOG_RETENTION,
+    REPO_CHECKOUT_EPHEMERAL_STORAGE_MB,
+    STATEMACHINES_DIR,
+    STEP_MEMORY_MB,
+    STEP_TIMEOUT,
+    ProfileRegionMismatch,
+)
 from agentlab_cdk.functions import LambdaFunctions, construct_name
-from agentlab_cdk.grants import grant_objects, grant_secret_read, grant_table
+from agentlab_cdk.grants import grant_named_secrets, grant_object_reads, grant_objects, grant_secret_read, grant_table
 from agentlab_cdk.nag import acknowledge, ref
+from agentlab_cdk.registries import PackageRegistries
 from agentlab_cdk.sandbox import Sandbox
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 FUNCTION_SUFFIX = "FunctionArn"
 ORG_OBJECTS = "orgs/"
+# A repository's access token is kept as agentlab/<org id>/repos/<repo id>.
+REPO_SECRETS = "agentlab/*/repos/*"
 
 # What each step does besides reading and writing the table. A step not named here gets the table only.
 MODEL_STEPS = frozenset({"think", "evaluate"})
-BLOB_STEPS = frozenset({"think", "execute", "check_goal", "evaluate"})
+BLOB_STEPS = frozenset({"think", "execute", "check_goal", "evaluate", "repo_checkout", "repo_baseline"})
+# Read the checked-out tree and write nothing to the bucket.
+BLOB_READING_STEPS = frozenset({"repo_detect"})
 # Talk to a task's kernel: they run inside the sandbox VPC, start, watch and stop tasks.
-KERNEL_STEPS = frozenset({"execute", "check_goal"})
+KERNEL_STEPS = frozenset({"execute", "check_goal", "repo_baseline"})
+# Fetch a repository from its Git host with the stored token: outside any VPC (the sandbox's has no internet route),
+# with room in /tmp to unpack it.
+REPO_TOKEN_STEPS = frozenset({"repo_checkout"})
+# Hand the sandbox a read-only package registry token for a repository's install phase.
+PACKAGE_INSTALL_STEPS = frozenset({"repo_baseline"})
 # Only end a run's session: they stop its task through the ECS API and never reach the task.
 TASK_STOPPING_STEPS = frozenset({"finalize", "record_failure"})
 TASK_TOKEN_STEPS = frozenset({"request_approval"})
@@ -141,6 +158,7 @@ class OrchestrationInputs:
     bucket: s3.IBucket
     provider_secret: secretsmanager.ISecret
     sandbox: Sandbox
+    registries: PackageRegistries
     bedrock_model_ids: tuple[str, ...]
     is_prod: bool
 
@@ -208,6 +226,19 @@ class Orchestration(Construct):
         grant_table(role, inputs.table)
         if name in BLOB_STEPS:
             grant_objects(role, inputs.bucket, ORG_OBJECTS)
+        if name in BLOB_READING_STEPS:
+            grant_object_reads(role, inputs.bucket, ORG_OBJECTS)
+        if name in REPO_TOKEN_STEPS:
+            self._add_checkout_room(function)
+            grant_named_secrets(
+                role,
+                REPO_SECRETS,
+                ("secretsmanager:GetSecretValue",),
+                reason="Each repository's access token is stored when the repository is connected and named after its "
+                "org and id; the checkout reads those secrets only, never the stack's other secrets.",
+            )
+        if name in PACKAGE_INSTALL_STEPS:
+            inputs.registries.connect_installer(function)
         if name in KERNEL_STEPS:
             inputs.sandbox.grant_run_tasks(role)
         if name in TASK_STOPPING_STEPS:
@@ -223,6 +254,15 @@ class Orchestration(Construct):
                 )
             )
         return function
+
+    @staticmethod
+    def _add_checkout_room(function: lambda_.Function) -> None:
+        """The checkout downloads the repository's archive and unpacks it in /tmp before it writes the tarball."""
+        resource = function.node.default_child
+        assert isinstance(resource, lambda_.CfnFunction)
+        resource.ephemeral_storage = lambda_.CfnFunction.EphemeralStorageProperty(
+            size=REPO_CHECKOUT_EPHEMERAL_STORAGE_MB
+        )
 
     def _grant_models(self, role: iam.IRole) -> None:
         resources = model_resources(Stack.of(self), self._inputs.bedrock_model_ids)

@@ -2,8 +2,8 @@
 functions that run cells need to reach AWS, an ECS cluster and the hardened task definition built from sandbox-task/.
 
 User code in a task can reach no AWS credential: the task has no task role at all. Its kernel server listens on
-TASK_PORT, which only the security group of the functions that run cells (`execute`, `check_goal`, inside this VPC)
-may reach; they move inputs and artifacts to and from S3 themselves, scoped to the run."""
+TASK_PORT, which only the security group of the functions that run cells (`execute`, `check_goal` and the repository
+baseline, inside this VPC) may reach; they move inputs and artifacts to and from S3 themselves, scoped to the run."""
 
 from __future__ import annotations
 
@@ -103,7 +103,8 @@ class Sandbox(Construct):
 
     def _add_endpoints(self) -> None:
         stack = Stack.of(self)
-        s3_endpoint = self.vpc.add_gateway_endpoint(
+        # Public: the package registries admit their asset bucket on it (agentlab_cdk.registries).
+        self.s3_endpoint = s3_endpoint = self.vpc.add_gateway_endpoint(
             "S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self._isolated]
         )
         in_account = {"StringEquals": {"aws:PrincipalAccount": stack.account}}

@@ -59,6 +59,8 @@ class SchedulesInputs:
     sandbox: Sandbox
     state_machine: sfn.IStateMachine
     state_machine_name: str
+    repo_optimize_state_machine: sfn.IStateMachine
+    repo_optimize_state_machine_name: str
     default_model_ref: str
 
 
@@ -204,12 +206,30 @@ class Schedules(Construct):
                 "Resource::*",
             )
 
-    def _executions_arn(self) -> str:
+    def _executions_arn(self, state_machine_name: str) -> str:
         return Stack.of(self).format_arn(
             service="states",
             resource="execution",
-            resource_name=f"{self._inputs.state_machine_name}:*",
+            resource_name=f"{state_machine_name}:*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    def _grant_watch_executions(self, role: iam.IRole, state_machine: sfn.IStateMachine, name: str) -> None:
+        """List one state machine's executions, look at them and stop those of stuck runs."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["states:ListExecutions"], resources=[state_machine.state_machine_arn])
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:StopExecution"], resources=[self._executions_arn(name)]
+            )
+        )
+        acknowledge(
+            role,
+            "IAM5",
+            "The janitor looks at executions named after runs, which are made at run time; the grant stays within "
+            "the executions of one state machine.",
+            f"Resource::{arn(self, 'states', f'execution:{name}:*')}",
         )
 
     def _add_janitor(self, functions: LambdaFunctions) -> lambda_.Function:
@@ -222,6 +242,7 @@ class Schedules(Construct):
                 "AGENTLAB_TABLE_NAME": inputs.table.table_name,
                 "AGENTLAB_BUCKET_NAME": inputs.bucket.bucket_name,
                 "AGENTLAB_AGENT_RUN_STATE_MACHINE_ARN": inputs.state_machine.state_machine_arn,
+                "AGENTLAB_REPO_OPTIMIZE_STATE_MACHINE_ARN": inputs.repo_optimize_state_machine.state_machine_arn,
                 **inputs.sandbox.janitor_environment,
             },
             timeout=JANITOR_TIMEOUT,
@@ -232,21 +253,8 @@ class Schedules(Construct):
         # A task's last use is in its run's sandbox session record, in the table.
         grant_table(role, inputs.table)
         inputs.sandbox.grant_keep_pool(role)
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["states:ListExecutions"], resources=[inputs.state_machine.state_machine_arn])
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["states:DescribeExecution", "states:StopExecution"], resources=[self._executions_arn()]
-            )
-        )
-        acknowledge(
-            role,
-            "IAM5",
-            "The janitor looks at executions named after runs, which are made at run time; the grant stays within "
-            "the executions of one state machine.",
-            f"Resource::{arn(self, 'states', f'execution:{inputs.state_machine_name}:*')}",
-        )
+        self._grant_watch_executions(role, inputs.state_machine, inputs.state_machine_name)
+        self._grant_watch_executions(role, inputs.repo_optimize_state_machine, inputs.repo_optimize_state_machine_name)
         events.Rule(
             self,
             "JanitorRule",

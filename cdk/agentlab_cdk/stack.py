@@ -14,11 +14,13 @@ from agentlab_cdk.identity import Identity
 from agentlab_cdk.monitoring import Monitoring, MonitoringInputs
 from agentlab_cdk.nag import acknowledge, ref, region_and_account
 from agentlab_cdk.orchestration import Orchestration, OrchestrationInputs
+from agentlab_cdk.registries import PackageRegistries
 from agentlab_cdk.sandbox import Sandbox
 from agentlab_cdk.schedules import Schedules, SchedulesInputs
 from agentlab_cdk.webhooks import Webhooks, WebhooksInputs
 
 MAIN_WORKFLOW = "agent_run"
+REPO_WORKFLOW = "repo_optimize"
 # The functions that publish webhook events: run ends (the steps that end runs, the API's cancellation, the janitor's
 # stuck runs), approvals, paused schedules and usage thresholds.
 EVENT_PUBLISHERS = ("api", "schedule_trigger", "janitor", "finalize", "record_failure", "request_approval")
@@ -81,6 +83,7 @@ class AgentlabStack(Stack):
             is_prod=config.is_prod,
             pool_size=config.pool_size,
         )
+        self.registries = PackageRegistries(self, "PackageRegistries", sandbox=self.sandbox)
         self.webhooks = Webhooks(
             self, "Webhooks", functions=self.functions, inputs=WebhooksInputs(table=self.data.table)
         )
@@ -93,12 +96,15 @@ class AgentlabStack(Stack):
                 bucket=self.data.bucket,
                 provider_secret=self.data.provider_secret,
                 sandbox=self.sandbox,
+                registries=self.registries,
                 bedrock_model_ids=config.bedrock_model_ids,
                 is_prod=config.is_prod,
             ),
         )
         agent_run = self.orchestration.state_machines[MAIN_WORKFLOW]
         agent_run_name = self.orchestration.state_machine_names[MAIN_WORKFLOW]
+        repo_optimize = self.orchestration.state_machines[REPO_WORKFLOW]
+        repo_optimize_name = self.orchestration.state_machine_names[REPO_WORKFLOW]
         self.api = Api(
             self,
             "Api",
@@ -108,6 +114,8 @@ class AgentlabStack(Stack):
                 bucket=self.data.bucket,
                 state_machine=agent_run,
                 state_machine_name=agent_run_name,
+                repo_optimize_state_machine=repo_optimize,
+                repo_optimize_state_machine_name=repo_optimize_name,
                 user_pool=self.identity.user_pool,
                 user_pool_client=self.identity.client,
                 dashboard_origin=self.hosting.origin,
@@ -136,6 +144,8 @@ class AgentlabStack(Stack):
                 sandbox=self.sandbox,
                 state_machine=agent_run,
                 state_machine_name=agent_run_name,
+                repo_optimize_state_machine=repo_optimize,
+                repo_optimize_state_machine_name=repo_optimize_name,
                 default_model_ref=self.orchestration.default_model_ref,
             ),
         )

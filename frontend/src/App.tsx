@@ -2,9 +2,12 @@ import { useEffect, useRef } from "react";
 import { NavLink, Route, Routes, useLocation } from "react-router-dom";
 import { useAuth } from "./auth/AuthContext";
 import { Empty, ErrorNotice, Loading } from "./components/States";
+import { REPOS_READ } from "./lib/repos";
 import { AgentEditor } from "./pages/AgentEditor";
 import { AgentsPage } from "./pages/AgentsPage";
 import { NewRunPage } from "./pages/NewRunPage";
+import { RepoPage } from "./pages/RepoPage";
+import { ReposPage } from "./pages/ReposPage";
 import { RunPage } from "./pages/RunPage";
 import { RunsPage } from "./pages/RunsPage";
 import { ScheduleEditor } from "./pages/ScheduleEditor";
@@ -41,6 +44,7 @@ function Shell() {
           {can("runs.create") && <NavLink to="/runs/new">New run</NavLink>}
           <NavLink to="/agents">Agents</NavLink>
           {can("schedules.read") && <NavLink to="/schedules">Schedules</NavLink>}
+          {can(REPOS_READ) && <NavLink to="/repos">Repos</NavLink>}
           {can("usage.read") && <NavLink to="/usage">Usage</NavLink>}
           {settings && <NavLink to="/settings">Settings</NavLink>}
         </nav>
@@ -66,6 +70,8 @@ function Shell() {
           <Route path="/schedules/new" element={<ScheduleEditor />} />
           <Route path="/schedules/:scheduleId" element={<SchedulePage />} />
           <Route path="/schedules/:scheduleId/edit" element={<ScheduleEditor />} />
+          <Route path="/repos" element={<ReposPage />} />
+          <Route path="/repos/:repoId" element={<RepoPage />} />
           <Route path="/usage" element={<UsagePage />} />
           <Route path="/settings/*" element={<SettingsPage />} />
           <Route path="*" element={<Empty>There is no page here.</Empty>} />

@@ -101,6 +101,9 @@ SEMANTIC_REFUSALS = {
     # netguard resolves an endpoint's host and refuses private addresses: no schema can say which names resolve.
     ("POST", "/v1/webhooks"): "url_not_allowed: the endpoint's host does not resolve, or resolves to a private address",
     ("PATCH", "/v1/webhooks/{webhook_id}"): "url_not_allowed, as on creation",
+    # A repository URL passes netguard as a webhook's does, and the repository must answer before it is stored.
+    ("POST", "/v1/repos"): "url_not_allowed (netguard, as for webhooks), repo_unreachable: the repository must answer",
+    ("PATCH", "/v1/repos/{repo_id}"): "repo_unreachable: a new token is tried against the repository",
 }
 # schemathesis' own default for positive_data_acceptance, which the exceptions extend.
 POSITIVE_DEFAULT = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]

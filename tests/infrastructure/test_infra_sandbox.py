@@ -10,7 +10,7 @@ from infra_helpers import Synthesized, actions_of_role, as_list, flat, role_of_f
 from agentlab.sandbox.fargate import TASK_PORT
 
 OPEN_CIDRS = {"0.0.0.0/0", "::/0"}
-CELL_FUNCTIONS = {"execute", "check_goal"}
+CELL_FUNCTIONS = {"execute", "check_goal", "repo_baseline"}
 
 
 def container(synth: Synthesized) -> dict[str, Any]:
@@ -73,7 +73,8 @@ def test_endpoints_serve_s3_dynamodb_ecr_logs_and_ecs(synth: Synthesized) -> Non
         for name, kind in endpoints.items()
     }
     # ECR and S3 pull the image, Logs ships the task's logs; ECS serves RunTask/DescribeTasks/StopTask to the
-    # functions that run cells, DynamoDB and S3 their table and bucket.
+    # functions that run cells, DynamoDB and S3 their table and bucket. The package registries' endpoints
+    # (CodeArtifact, STS) belong to agentlab_cdk.registries and are checked in test_infra_repo_optimize.
     assert by_service == {
         "s3": "Gateway",
         "dynamodb": "Gateway",
@@ -81,11 +82,15 @@ def test_endpoints_serve_s3_dynamodb_ecr_logs_and_ecs(synth: Synthesized) -> Non
         "ecr.dkr": "Interface",
         "logs": "Interface",
         "ecs": "Interface",
+        "api": "Interface",
+        "repositories": "Interface",
+        "sts": "Interface",
     }
     endpoint_group = group_id(synth, synth.stack.sandbox.endpoint_security_group)
+    registry_group = group_id(synth, synth.stack.registries.endpoint_security_group)
     for endpoint in synth.of_type("AWS::EC2::VPCEndpoint").values():
         if endpoint["Properties"].get("VpcEndpointType") == "Interface":
-            assert endpoint["Properties"]["SecurityGroupIds"] == [endpoint_group]
+            assert endpoint["Properties"]["SecurityGroupIds"] in ([endpoint_group], [registry_group])
             assert endpoint["Properties"]["PrivateDnsEnabled"] is True
 
 
@@ -109,6 +114,7 @@ def test_only_the_cell_functions_may_reach_a_task_and_only_on_the_kernel_port(sy
     assert {flat(r["Properties"]["GroupId"]) for r in ingress_from_cells} == {
         flat(group_id(synth, sandbox.security_group)),
         flat(group_id(synth, sandbox.endpoint_security_group)),
+        flat(group_id(synth, synth.stack.registries.endpoint_security_group)),
     }
 
 
@@ -119,10 +125,12 @@ def test_task_security_group_reaches_only_the_endpoints_and_s3_over_https(synth:
         (flat(rule.get("DestinationSecurityGroupId") or rule.get("DestinationPrefixListId")), rule["FromPort"])
         for rule in egress
     )
-    # Fargate pulls the image (ECR, layers from S3) and ships logs through the task's interface.
+    # Fargate pulls the image (ECR, layers from S3) and ships logs through the task's interface; a repository's
+    # install phase reaches the package registries' endpoints (and npm's package assets in S3).
     assert destinations == sorted(
         [
             (flat(group_id(synth, sandbox.endpoint_security_group)), 443),
+            (flat(group_id(synth, synth.stack.registries.endpoint_security_group)), 443),
             (flat(prefix_list_of(synth, "s3")), 443),
         ]
     )
@@ -144,6 +152,7 @@ def test_cell_functions_reach_the_kernel_port_s3_dynamodb_and_the_endpoints_only
         [
             (flat(group_id(synth, sandbox.security_group)), TASK_PORT, TASK_PORT),
             (flat(group_id(synth, sandbox.endpoint_security_group)), 443, 443),
+            (flat(group_id(synth, synth.stack.registries.endpoint_security_group)), 443, 443),
             (flat(prefix_list_of(synth, "s3")), 443, 443),
             (flat(prefix_list_of(synth, "dynamodb")), 443, 443),
         ]
@@ -177,10 +186,11 @@ def test_no_security_group_anywhere_allows_traffic_to_or_from_everywhere(synth: 
             assert props["IpProtocol"] != "-1", logical_id
 
 
-def test_s3_endpoint_allows_only_the_data_bucket_and_ecr_image_layers(synth: Synthesized) -> None:
+def test_s3_endpoint_allows_only_the_data_bucket_ecr_image_layers_and_package_assets(synth: Synthesized) -> None:
     bucket = synth.logical_id(synth.stack.data.bucket)
     statements = {s["Sid"]: s for s in endpoint_policy(synth, "s3")}
-    assert set(statements) == {"PlatformBucket", "EcrImageLayers"}
+    # CodeArtifactAssets is checked in test_infra_repo_optimize.
+    assert set(statements) == {"PlatformBucket", "EcrImageLayers", "CodeArtifactAssets"}
     platform = statements["PlatformBucket"]
     assert [flat(r) for r in as_list(platform["Resource"])] == [f"<{bucket}.Arn>/*"]
     assert sorted(as_list(platform["Action"])) == ["s3:GetObject", "s3:PutObject"]

@@ -1,6 +1,7 @@
-"""Static checks of the sandbox image: slim pinned Python, pinned libraries, non-root, no package manager and no AWS
-SDK left, and the start-cost measures (a build stage that leaves test suites and pip behind, hash-based pycs, the
-libraries' layer before the platform's code)."""
+"""Static checks of the sandbox image: slim pinned Python, pinned libraries, non-root, no system package manager and no
+AWS SDK left, the start-cost measures (a build stage that leaves test suites and pip behind, hash-based pycs, the
+libraries' layer before the platform's code), and the pinned tools a repository's install phase runs (git, Node.js with
+corepack, uv)."""
 
 from __future__ import annotations
 
@@ -39,23 +40,39 @@ def runtime_stage() -> list[tuple[str, str]]:
     return stages()[-1]
 
 
+def stage_named(name: str) -> list[tuple[str, str]]:
+    (found,) = [stage for stage in stages() if stage[0][1].split()[1:] == ["AS", name]]
+    return found
+
+
+def runtime_env() -> dict[str, str]:
+    """The runtime stage's ENV as name -> value (the `NAME=value` form only)."""
+    pairs = " ".join(args for keyword, args in runtime_stage() if keyword == "ENV").split()
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
 def test_base_image_is_slim_python_with_an_exact_version() -> None:
     bases = [args.split()[0] for keyword, args in instructions() if keyword == "FROM"]
-    assert len(bases) == 2, "a build stage and the runtime stage"
-    assert len(set(bases)) == 1, "both stages share one base, so the libraries built in one run in the other"
-    assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?", bases[0]), bases[0]
+    python_bases = [stages()[0][0][1].split()[0], runtime_stage()[0][1].split()[0]]
+    assert len(bases) == 3, "a build stage, the Node.js stage and the runtime stage"
+    assert len(set(python_bases)) == 1, (
+        "both Python stages share one base, so the libraries built in one run in the other"
+    )
+    assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?", python_bases[0]), python_bases[0]
     # The build script pulls the first FROM's image from a mirror: the stage name must not be taken for it.
     first = next(args for keyword, args in instructions() if keyword == "FROM").split()
     assert first[1:] == ["AS", "build"]
 
 
-def test_the_runtime_stage_installs_nothing_and_takes_the_built_libraries_and_code_in_that_order() -> None:
+def test_the_runtime_stage_installs_no_python_package_and_takes_tools_libraries_and_code_in_that_order() -> None:
     runtime = runtime_stage()
     assert not [args for keyword, args in runtime if keyword == "RUN" and "pip install" in args]
     copies = [args for keyword, args in runtime if keyword == "COPY"]
-    # The libraries change rarely, the platform's code often: its layer comes last, so a code change pulls one small
-    # layer anew.
+    # The tools change least, the libraries rarely, the platform's code often: its layer comes last, so a code change
+    # pulls one small layer anew.
     assert copies == [
+        "--from=node /opt/node /opt/node",
+        "--from=build /opt/uv/bin/uv /opt/uv/bin/uvx /usr/local/bin/",
         "--from=build /usr/local/lib/python3.12/site-packages /usr/local/lib/python3.12/site-packages",
         "--from=build /opt/agentlab /opt/agentlab",
     ]
@@ -92,12 +109,17 @@ def test_runs_as_a_numeric_non_root_user() -> None:
     assert keywords.index("USER") > max(i for i, k in enumerate(keywords) if k == "RUN")
 
 
-def test_no_package_manager_is_left_in_the_image() -> None:
+def test_no_system_package_manager_is_left_in_the_image() -> None:
     run = " ".join(args for keyword, args in runtime_stage() if keyword == "RUN")
-    assert re.search(r"pip uninstall -y pip\b", run)
+    assert re.search(r"pip uninstall -y pip\b", run), "the platform's interpreter keeps no pip"
     for tool in ("apt", "apt-get", "dpkg"):
         assert f"/usr/bin/{tool}" in run, f"{tool} is not removed"
-    assert "ensurepip" in run, "ensurepip could bring pip back"
+    # apt is used once, for git, in the same layer that removes it.
+    (apt_run,) = [args for keyword, args in runtime_stage() if keyword == "RUN" and "apt-get install" in args]
+    assert apt_run.index("apt-get install") < apt_run.index("/usr/bin/apt-get")
+    assert "/var/lib/apt/lists/*" in apt_run
+    # A repository's environment gets its own pip from ensurepip (`python -m venv`), so it stays.
+    assert "ensurepip" not in run
     installs = [args for keyword, args in instructions() if keyword == "RUN" and "pip install" in args]
     assert installs
     assert all("--no-cache-dir" in args and "--only-binary=:all:" in args for args in installs)
@@ -124,3 +146,44 @@ def test_the_image_holds_no_aws_sdk() -> None:
     assert not names & {"boto3", "botocore", "aiobotocore", "awscli", "s3transfer"}, names
     run = " ".join(args for keyword, args in instructions() if keyword == "RUN")
     assert "boto" not in run
+
+
+def test_git_comes_from_apt_pinned_to_its_upstream_version_without_recommends() -> None:
+    (apt_run,) = [args for keyword, args in runtime_stage() if keyword == "RUN" and "apt-get install" in args]
+    install = apt_run[apt_run.index("apt-get install") :].split("&&")[0]
+    assert "--no-install-recommends" in install
+    packages = [word.strip("'") for word in install.split() if not word.startswith("-")][2:]
+    assert packages and all(re.fullmatch(r"[a-z0-9.+-]+=\d+:\d+\.\d+\.\d+-[0-9A-Za-z.+~*-]+", p) for p in packages)
+    assert [p.split("=")[0] for p in packages] == ["git"]
+
+
+def test_node_is_a_pinned_22_lts_image_with_npm_and_corepacks_pnpm_and_yarn() -> None:
+    node = stage_named("node")
+    image = node[0][1].split()[0]
+    # ECR Public's mirror of the official image, pinned to a release of the 22 line.
+    assert re.fullmatch(
+        r"public\.ecr\.aws/docker/library/node:22\.\d+\.\d+-bookworm-slim(@sha256:[0-9a-f]{64})?", image
+    )
+    run = " ".join(args for keyword, args in node if keyword == "RUN")
+    for shim in ("npm", "npx", "corepack"):
+        assert f"/opt/node/bin/{shim}" in run, shim
+    assert re.search(r"corepack enable --install-directory /opt/node/bin pnpm yarn", run)
+    assert runtime_env()["PATH"].startswith("/opt/node/bin:")
+
+
+def test_corepack_and_the_package_caches_write_under_the_sandbox_home() -> None:
+    env = runtime_env()
+    home = env["HOME"]
+    assert home == "/scratch"
+    for name in ("COREPACK_HOME", "UV_CACHE_DIR"):
+        assert env[name].startswith(f"{home}/"), name
+    # The root filesystem is read-only: the folder exists in the image's copy of the volume and is the sandbox's.
+    run = " ".join(args for keyword, args in runtime_stage() if keyword == "RUN")
+    assert env["COREPACK_HOME"] in run
+    assert "chown -R 10001:10001 /scratch" in run
+
+
+def test_uv_is_a_pinned_wheel_outside_the_platforms_site_packages() -> None:
+    build = [args for keyword, args in stages()[0] if keyword == "RUN" and re.search(r"\buv==", args)]
+    assert len(build) == 1
+    assert re.search(r"pip install --no-cache-dir .*--target /opt/uv uv==\d+\.\d+\.\d+$", build[0]), build[0]

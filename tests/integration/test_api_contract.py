@@ -28,6 +28,7 @@ import pytest
 from apiclient import ApiResponse, EventClient
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 from moto_platform import Platform
+from repo_helpers import make_repo
 from rfc3339_validator import validate_rfc3339
 from run_checks import BOOKKEEPING_ATTRIBUTES, BOOKKEEPING_PARTITIONS, IDLE_WEBHOOK_URL, error_of, webhook_with_delivery
 
@@ -369,6 +370,7 @@ class World:
     document: dict[str, Any]
     ids: dict[str, str]
     names: Iterator[int] = field(default_factory=count)
+    repo_url: str = ""
 
     def base_body(self, schema_name: str | None) -> Any:
         """A valid body that creates something new each time (fresh names, emails), and reaches every field."""
@@ -428,6 +430,15 @@ class World:
             "SchedulePreview": lambda: {"expression": "rate(1 hour)", "timezone": "UTC"},
             "UsageBudgetUpdate": lambda: {"monthly_usd": 25.0},
             "WebhookCreate": lambda: {"url": IDLE_WEBHOOK_URL, "events": ["run.succeeded"], "description": "probe"},
+            "RepoCreate": lambda: {"url": self.repo_url, "default_branch": "main", "name": f"probe-{n}"},
+            "RepoUpdate": lambda: {"name": f"probe-{n}", "default_branch": "main", "expected_revision": None},
+            "RepoConfigUpdate": lambda: {
+                "overrides": {"test": "echo probe", "bench": None},
+                "confirmed": ["test"],
+                "bench_runs": 3,
+                "expected_revision": None,
+            },
+            "RepoRunCreate": lambda: {"branch": "main", "budget": {"max_wall_s": 600}},
             "WebhookUpdate": lambda: {
                 "url": IDLE_WEBHOOK_URL,
                 "events": ["run.failed"],
@@ -460,15 +471,16 @@ class World:
 
 
 @pytest.fixture
-def world(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> World:
+def world(platform: Platform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> World:
     from agentlab.workflow.executions import Executions
 
     # Runs are stored as the API makes them but their workflows are not started: the probes are about the API, and
     # the table stays still between them (the workflow has its own tests).
-    monkeypatch.setattr(Executions, "start", lambda self, org_id, run_id: f"arn:aws:states:::execution:{run_id}")
-    monkeypatch.setattr(Executions, "stop", lambda self, run_id, *, cause: None)
+    monkeypatch.setattr(Executions, "start", lambda self, org_id, run_id, **_: f"arn:aws:states:::execution:{run_id}")
+    monkeypatch.setattr(Executions, "stop", lambda self, run_id, *, cause, **_: None)
     monkeypatch.setenv("AGENTLAB_RATE_LIMIT_LOGINS_PER_MINUTE", "100000")
     monkeypatch.setenv("AGENTLAB_WEBHOOKS_ALLOW_LOOPBACK", "1")
+    monkeypatch.setenv("AGENTLAB_ALLOW_LOCAL_REPOS", "1")
     org = platform.orgs.create_org("contract")
     _, key = platform.orgs.create_api_key(org.id, name="probe", role="admin", platform_admin=True)
     api = platform.api(key)
@@ -497,7 +509,13 @@ def world(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> World:
     assert schedule.status == 201, schedule.text
     ids["schedule_id"] = schedule.json()["id"]
     ids["webhook_id"], ids["delivery_id"] = webhook_with_delivery(platform, api, org.id)
-    return World(platform, api, document, ids)
+    repo_path = make_repo(tmp_path / "subject-repo", {"README.md": "subject\n"})
+    repo = api.post("/v1/repos", {"url": f"file://{repo_path}"})
+    assert repo.status == 201, repo.text
+    ids["repo_id"] = repo.json()["id"]
+    world = World(platform, api, document, ids)
+    world.repo_url = f"file://{repo_path}"
+    return world
 
 
 def data_items(platform: Platform) -> dict[tuple[str, str], dict[str, Any]]:

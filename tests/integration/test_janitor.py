@@ -49,6 +49,8 @@ class World:
         settings = JanitorSettings(
             table_name=TABLE,
             agent_run_state_machine_arn=self.state_machine,
+            # This world has agent runs only (an earlier test's environment may name another machine).
+            repo_optimize_state_machine_arn="",
             cluster_arn=self.cluster,
             sandbox_idle_s=1_200,
             stuck_grace_s=300,

@@ -5,9 +5,11 @@ through the real handler provokes each generic status it lists and meets no stat
 from __future__ import annotations
 
 import re
+import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from apiclient import ApiResponse, EventClient
 from jsonschema import Draft202012Validator
 from moto_platform import Platform
 from openapi_spec_validator import validate
+from repo_helpers import make_repo
 from run_checks import IDLE_WEBHOOK_URL, wait_for, webhook_with_delivery
 
 from agentlab.api.openapi import OPERATIONS
@@ -95,6 +98,7 @@ def body_schema(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, A
 def loopback_webhooks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Webhook endpoints on this machine are allowed, as on the local stack (read by the API at its cold start)."""
     monkeypatch.setenv("AGENTLAB_WEBHOOKS_ALLOW_LOOPBACK", "1")
+    monkeypatch.setenv("AGENTLAB_ALLOW_LOCAL_REPOS", "1")
 
 
 @pytest.fixture
@@ -373,6 +377,12 @@ class World:
         self.deleted["schedule_id"] = spare_schedule
         self.ids["webhook_id"], self.ids["delivery_id"] = webhook_with_delivery(platform, admin, org.id)
         self.deleted["webhook_id"], _ = webhook_with_delivery(platform, admin, org.id)
+        self.repo_path = make_repo(Path(tempfile.mkdtemp(prefix="walk-repo-")) / "walked", {"README.md": "walk\n"})
+        self.ids["repo_id"] = created("/v1/repos", {"url": f"file://{self.repo_path}"})["id"]
+        self.deleted["repo_id"] = created("/v1/repos", {"url": f"file://{self.repo_path}", "name": "spare"})["id"]
+        # A repo run with its baseline (a repository with no tests: it fails `no_tests_found`, baseline written).
+        self.repo_run = created(f"/v1/repos/{self.ids['repo_id']}/runs", {})["id"]
+        wait_for(admin, self.repo_run, TERMINAL)
 
     def path(self, method: str, template: str, ids: dict[str, str] | None = None) -> str:
         if ids is not None:
@@ -383,6 +393,8 @@ class World:
             action = template.rsplit("/", 1)[-1]
             if template.startswith("/v1/runs/{run_id}/") and action in self.waiting:
                 chosen["run_id"] = self.waiting[action]
+            if template == "/v1/runs/{run_id}/baseline":
+                chosen["run_id"] = self.repo_run
         return re.sub(r"\{(\w+)\}", lambda m: chosen[m.group(1)], template)
 
     def valid_body(self, method: str, template: str) -> Any:
@@ -411,6 +423,10 @@ class World:
             ("POST", "/v1/webhooks"): {"url": IDLE_WEBHOOK_URL, "events": ["run.succeeded"]},
             ("PATCH", "/v1/webhooks/{webhook_id}"): {"description": "walked"},
             ("PUT", "/v1/usage/budget"): {"monthly_usd": 25.0},
+            ("POST", "/v1/repos"): {"url": f"file://{self.repo_path}"},
+            ("PATCH", "/v1/repos/{repo_id}"): {"name": "walked"},
+            ("PUT", "/v1/repos/{repo_id}/config"): {"overrides": {"test": "echo walked"}},
+            ("POST", "/v1/repos/{repo_id}/runs"): {"branch": "main"},
         }.get((method, template))
 
     def valid_params(self, method: str, template: str) -> dict[str, Any] | None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from apiclient import ApiResponse, EventClient
 from moto_platform import Platform
+from repo_helpers import make_repo
 from run_checks import IDLE_WEBHOOK_URL, error_of, wait_for, webhook_with_delivery
 
 from agentlab.api.permissions import PUBLIC, ROLE_ACTIONS, ROUTES
@@ -36,7 +38,7 @@ def openapi_routes(api: EventClient) -> set[tuple[str, str]]:
 class Tenant:
     """One org with one object of every kind, created through the API by its admin."""
 
-    def __init__(self, platform: Platform, name: str) -> None:
+    def __init__(self, platform: Platform, name: str, repos_dir: Path) -> None:
         self.org_id, self.key = platform.new_org(name)
         self.admin = platform.api(self.key)
         agent = self.admin.post("/v1/agents", {"name": f"{name}-agent", "models": {"reasoning": ["scripted"]}})
@@ -51,6 +53,8 @@ class Tenant:
         schedule = {"name": "digest", "agent_id": self.agent_id, "prompt": "go", "expression": "rate(1 hour)"}
         self.schedule_id = self.admin.post("/v1/schedules", schedule).json()["id"]
         self.webhook_id, self.delivery_id = webhook_with_delivery(platform, self.admin, self.org_id)
+        self.repo_path = make_repo(repos_dir / name, {"README.md": f"{name}\n"})
+        self.repo_id = self.admin.post("/v1/repos", {"url": f"file://{self.repo_path}"}).json()["id"]
         self.org_name = name
 
     def ids(self) -> dict[str, str]:
@@ -64,6 +68,7 @@ class Tenant:
             "schedule_id": self.schedule_id,
             "webhook_id": self.webhook_id,
             "delivery_id": self.delivery_id,
+            "repo_id": self.repo_id,
         }
 
 
@@ -93,6 +98,9 @@ def valid_body(method: str, template: str, tenant: Tenant) -> dict[str, Any] | N
         ("POST", "/v1/webhooks"): {"url": IDLE_WEBHOOK_URL, "events": ["run.succeeded"]},
         ("PATCH", "/v1/webhooks/{webhook_id}"): {"description": "changed by an intruder"},
         ("PUT", "/v1/usage/budget"): {"monthly_usd": 1.0},
+        ("POST", "/v1/repos"): {"url": f"file://{tenant.repo_path}"},
+        ("PATCH", "/v1/repos/{repo_id}"): {"name": "changed-by-an-intruder"},
+        ("PUT", "/v1/repos/{repo_id}/config"): {"overrides": {"test": "echo intruder"}},
     }
     return bodies.get((method, template))
 
@@ -105,13 +113,15 @@ def call(client: EventClient, method: str, template: str, tenant: Tenant) -> Api
 
 @pytest.fixture(autouse=True)
 def loopback_webhooks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Webhook endpoints on this machine are allowed, as on the local stack (read by the API at its cold start)."""
+    """Webhook endpoints on this machine are allowed, as on the local stack (read by the API at its cold start), and
+    so are repositories by path."""
     monkeypatch.setenv("AGENTLAB_WEBHOOKS_ALLOW_LOOPBACK", "1")
+    monkeypatch.setenv("AGENTLAB_ALLOW_LOCAL_REPOS", "1")
 
 
 @pytest.fixture
-def tenants(platform: Platform) -> tuple[Tenant, Tenant]:
-    return Tenant(platform, "acme"), Tenant(platform, "globex")
+def tenants(platform: Platform, tmp_path: Path) -> tuple[Tenant, Tenant]:
+    return Tenant(platform, "acme", tmp_path / "repos"), Tenant(platform, "globex", tmp_path / "repos")
 
 
 def test_the_matrix_covers_exactly_the_routes_of_the_openapi_document(platform: Platform, api: EventClient) -> None:
@@ -355,8 +365,8 @@ def test_every_mutation_leaves_an_audit_record_admins_can_filter_and_page(
 
 
 # data rights ----------------------------------------------------------------------------------------------------
-def test_an_org_exports_its_data_and_deleting_it_leaves_nothing_behind(platform: Platform) -> None:
-    acme, globex = Tenant(platform, "acme"), Tenant(platform, "globex")
+def test_an_org_exports_its_data_and_deleting_it_leaves_nothing_behind(platform: Platform, tmp_path: Path) -> None:
+    acme, globex = Tenant(platform, "acme", tmp_path), Tenant(platform, "globex", tmp_path)
     charted = acme.admin.post("/v1/runs", {"agent_id": acme.agent_id, "prompt": "chart", "script": CHART}).json()
     assert wait_for(acme.admin, charted["id"], TERMINAL)["status"] == "succeeded"
 
@@ -413,10 +423,10 @@ def test_an_org_exports_its_data_and_deleting_it_leaves_nothing_behind(platform:
     assert globex.admin.get("/v1/members").json()["items"][0]["email"] == "person@globex.example.com"
 
 
-def test_the_export_holds_every_exported_item_the_org_owns_and_no_other(platform: Platform) -> None:
+def test_the_export_holds_every_exported_item_the_org_owns_and_no_other(platform: Platform, tmp_path: Path) -> None:
     from agentlab.tenancy import exported_items, org_items
 
-    acme, globex = Tenant(platform, "acme"), Tenant(platform, "globex")
+    acme, globex = Tenant(platform, "acme", tmp_path), Tenant(platform, "globex", tmp_path)
     charted = acme.admin.post("/v1/runs", {"agent_id": acme.agent_id, "prompt": "chart", "script": CHART}).json()
     wait_for(acme.admin, charted["id"], TERMINAL)
     kinds = {"agent", "agent_version", "run", "step", "artifact", "file", "member", "api_key"}

@@ -618,12 +618,16 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 
 def test_image_base_is_pinned_python_3_12_slim() -> None:
-    # Two stages (build, runtime) on the same base.
-    bases = {argument.split()[0] for name, argument in dockerfile_instructions() if name == "FROM"}
-    (base,) = bases
+    # The build and runtime stages on the same Python base; Node.js (for repositories' commands) comes from a stage
+    # of its own, pinned by tag.
+    bases = [argument.split()[0] for name, argument in dockerfile_instructions() if name == "FROM"]
+    python = {base for base in bases if base.startswith("python:")}
+    (base,) = python
     image, _, tag = base.partition(":")
     assert image == "python"
     assert tag.startswith("3.12.") and "slim" in tag
+    others = [base for base in bases if base not in python]
+    assert all(":" in base and not base.endswith(":latest") for base in others), others
 
 
 def test_image_runs_the_task_entrypoint_as_a_non_root_user() -> None:

@@ -1,5 +1,18 @@
 // The one way the dashboard talks to the API: bearer auth, one error shape, a single refresh on 401.
-import type { Tokens } from "./types";
+import type {
+  Artifact,
+  Baseline,
+  Deleted,
+  Page,
+  Repo,
+  RepoConfig,
+  RepoConfigUpdate,
+  RepoCreate,
+  RepoRunCreate,
+  RepoUpdate,
+  Run,
+  Tokens,
+} from "./types";
 
 export interface RuntimeConfig {
   apiUrl: string;
@@ -96,6 +109,16 @@ export interface RequestOptions {
   query?: Record<string, string | number | undefined | null>;
   headers?: Record<string, string>;
   signal?: AbortSignal;
+}
+
+export interface PageOptions {
+  limit?: number;
+  cursor?: string | null;
+  signal?: AbortSignal;
+}
+
+function repoPath(repoId: string): string {
+  return `/v1/repos/${encodeURIComponent(repoId)}`;
 }
 
 const REFRESH_MARGIN_MS = 60_000;
@@ -204,6 +227,54 @@ export class ApiClient {
 
   delete<T>(path: string, options?: RequestOptions): Promise<T> {
     return this.request<T>("DELETE", path, options);
+  }
+
+  // Connected repositories (the repo_optimize workflow).
+
+  listRepos({ limit, cursor, signal }: PageOptions = {}): Promise<Page<Repo>> {
+    return this.get<Page<Repo>>("/v1/repos", { query: { limit, cursor }, signal });
+  }
+
+  getRepo(repoId: string, signal?: AbortSignal): Promise<Repo> {
+    return this.get<Repo>(repoPath(repoId), { signal });
+  }
+
+  /** 422 `url_not_allowed` or `repo_unreachable` (with the reason) when the repository cannot be connected. */
+  connectRepo(body: RepoCreate): Promise<Repo> {
+    return this.post<Repo>("/v1/repos", body);
+  }
+
+  updateRepo(repoId: string, body: RepoUpdate): Promise<Repo> {
+    return this.patch<Repo>(repoPath(repoId), body);
+  }
+
+  deleteRepo(repoId: string): Promise<Deleted> {
+    return this.delete<Deleted>(repoPath(repoId));
+  }
+
+  getRepoConfig(repoId: string, signal?: AbortSignal): Promise<RepoConfig> {
+    return this.get<RepoConfig>(`${repoPath(repoId)}/config`, { signal });
+  }
+
+  putRepoConfig(repoId: string, body: RepoConfigUpdate): Promise<RepoConfig> {
+    return this.put<RepoConfig>(`${repoPath(repoId)}/config`, body);
+  }
+
+  startRepoRun(repoId: string, body: RepoRunCreate = {}): Promise<Run> {
+    return this.post<Run>(`${repoPath(repoId)}/runs`, body);
+  }
+
+  listRepoRuns(repoId: string, { limit, cursor, signal }: PageOptions = {}): Promise<Page<Run>> {
+    return this.get<Page<Run>>(`${repoPath(repoId)}/runs`, { query: { limit, cursor }, signal });
+  }
+
+  /** 404 `no_baseline` until the run's baseline step wrote it. */
+  getBaseline(runId: string, signal?: AbortSignal): Promise<Baseline> {
+    return this.get<Baseline>(`/v1/runs/${encodeURIComponent(runId)}/baseline`, { signal });
+  }
+
+  listArtifacts(runId: string, signal?: AbortSignal): Promise<Page<Artifact>> {
+    return this.get<Page<Artifact>>(`/v1/runs/${encodeURIComponent(runId)}/artifacts`, { signal });
   }
 
   /** A request that is not to the API (a presigned storage URL): no token, no error parsing. */

@@ -19,7 +19,16 @@ export const RUN_STATUSES: RunStatus[] = [
 ];
 export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(["succeeded", "failed", "cancelled", "budget_exceeded"]);
 
-export type StepType = "think" | "critique" | "execute" | "evaluate" | "approval" | "error";
+export type StepType =
+  | "think"
+  | "critique"
+  | "execute"
+  | "evaluate"
+  | "approval"
+  | "error"
+  | "checkout"
+  | "detect"
+  | "phase";
 export type EnvType = "str" | "int" | "float" | "bool" | "json";
 export type Role = "admin" | "operator" | "member" | "viewer";
 export const ROLES: Role[] = ["viewer", "member", "operator", "admin"];
@@ -103,6 +112,10 @@ export interface Run {
   /** The run's cost by component (USD), once it ended; `usage.cost_usd` is the model's part. */
   cost?: CostBreakdown | null;
   step_count: number;
+  /** The workflow the run follows; unset for an agent's run. A repo run has no agent (`agent_id` is ""). */
+  workflow?: string;
+  /** What a `repo_optimize` run checks out. */
+  repo?: RunRepo | null;
 }
 
 export interface RunCreate {
@@ -382,4 +395,186 @@ export interface UsageReport {
   total: UsageFigures;
   groups: UsageGroup[];
   budget: MonthlyBudget;
+}
+
+// Connected Git repositories and their baselines (the repo_optimize workflow).
+
+export const REPO_WORKFLOW = "repo_optimize";
+export type RepoCommandName = "install" | "build" | "typecheck" | "test" | "lint" | "bench";
+/** In the order a baseline runs them. */
+export const REPO_COMMAND_NAMES: RepoCommandName[] = ["install", "build", "typecheck", "test", "lint", "bench"];
+/** How many times a benchmark may run (`bench_runs`). */
+export const BENCH_RUNS_MIN = 1;
+export const BENCH_RUNS_MAX = 50;
+
+export interface Repo {
+  id: string;
+  org_id: string;
+  name: string;
+  /** https://… or, on the local stack only, file:///… */
+  url: string;
+  default_branch: string;
+  /** A token is stored; the token itself is never returned. */
+  has_credentials: boolean;
+  created_at: string;
+  updated_at: string;
+  created_by: string;
+  revision: number;
+  last_run_id: string | null;
+}
+
+export interface RepoCreate {
+  url: string;
+  default_branch?: string;
+  name?: string;
+  credentials?: { token: string };
+}
+
+export interface RepoUpdate {
+  name?: string;
+  default_branch?: string;
+  /** null removes the stored token. */
+  credentials?: { token: string } | null;
+  expected_revision?: number;
+}
+
+export interface CommandEvidence {
+  file: string;
+  line: number | null;
+  detail: string;
+}
+
+export interface DetectedCommand {
+  command: string;
+  /** 0..1 */
+  confidence: number;
+  evidence: CommandEvidence[];
+  working_directory: string;
+  source: string;
+}
+
+export interface RepoDetection {
+  commit_sha: string;
+  detected_at: string;
+  language: string | null;
+  package_manager: string | null;
+  framework: string | null;
+  commands: Partial<Record<RepoCommandName, DetectedCommand>>;
+  workspaces: string[];
+  notes: string[];
+  needs_confirmation: RepoCommandName[];
+}
+
+export interface EffectiveCommand {
+  command: string;
+  origin: "override" | "detected";
+  /** null for an override: a person wrote it. */
+  confidence: number | null;
+  evidence: CommandEvidence[];
+  needs_confirmation: boolean;
+}
+
+export interface RepoConfig {
+  repo_id: string;
+  /** null until a run has detected the commands. */
+  detected: RepoDetection | null;
+  /** A null or missing name uses the detected command. */
+  overrides: Partial<Record<RepoCommandName, string | null>>;
+  confirmed: RepoCommandName[];
+  effective: Partial<Record<RepoCommandName, EffectiveCommand>>;
+  /** null: the deployment's default. */
+  bench_runs: number | null;
+  revision: number;
+}
+
+/** PUT replaces the overrides: a name left out uses the detected command. */
+export interface RepoConfigUpdate {
+  overrides: Partial<Record<RepoCommandName, string | null>>;
+  confirmed?: RepoCommandName[];
+  bench_runs?: number;
+  expected_revision?: number;
+}
+
+export interface RepoRunCreate {
+  branch?: string;
+  /** 40 hex digits. */
+  sha?: string;
+  budget?: { max_wall_s?: number };
+}
+
+export interface RunRepo {
+  repo_id: string;
+  url?: string;
+  branch: string | null;
+  /** The commit asked for, if one was. */
+  sha: string | null;
+  /** The commit checked out; null until then. */
+  commit_sha: string | null;
+}
+
+export type BaselinePhaseName = "install" | "build" | "typecheck" | "test" | "test_rerun" | "bench";
+export type PhaseLimit = "timeout" | "cpu" | "memory" | "disk" | "output";
+export type BaselineFailureCode =
+  | "install_failed"
+  | "build_failed"
+  | "typecheck_failed"
+  | "tests_failed"
+  | "no_tests_found"
+  | "benchmark_missing"
+  | "benchmark_failed";
+
+export interface BaselinePhase {
+  phase: BaselinePhaseName;
+  command: string;
+  exit_code: number | null;
+  duration_s: number;
+  limit: PhaseLimit | null;
+  network: boolean;
+  output_tail: string;
+  log_key?: string;
+}
+
+export interface BaselineTests {
+  source: string;
+  total: number;
+  passed: number;
+  failed: number;
+  errors: number;
+  skipped: number;
+  failures: string[];
+  flaky: string[];
+  duration_s: number;
+}
+
+export interface BenchmarkSummary {
+  n: number;
+  min: number;
+  max: number;
+  mean: number;
+  median: number;
+  stdev: number;
+  mad: number;
+  p05: number;
+  p95: number;
+  cv: number;
+  ci95_median: [number, number] | null;
+}
+
+export interface BenchmarkSeries {
+  name: string;
+  /** Seconds. */
+  samples: number[];
+  summary: BenchmarkSummary;
+}
+
+export interface Baseline {
+  run_id: string;
+  repo_id: string;
+  commit_sha: string;
+  status: "succeeded" | "failed";
+  failure: { code: BaselineFailureCode; message: string } | null;
+  phases: BaselinePhase[];
+  tests: BaselineTests | null;
+  benchmark: { source: string; runs: number; series: BenchmarkSeries[] } | null;
+  notes: string[];
 }

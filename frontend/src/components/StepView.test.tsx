@@ -94,3 +94,23 @@ describe("critique and execute steps", () => {
     expect(within(item).queryByText("Critic", { selector: "dt" })).toBeNull();
   });
 });
+
+describe("repo run steps", () => {
+  it("show a phase with its command, exit code, network and output", async () => {
+    const item = await show(
+      step(3, "phase", { phase: "install", command: "npm ci", exit_code: 1, limit: null, network: true, output_tail: "ERR! 404 express" }),
+    );
+    expect(item.getAttribute("aria-label")).toBe("Step 3: Phase");
+    expect(within(item).getByText("npm ci").tagName).toBe("CODE");
+    expect(within(item).getByText("exit 1").className).toContain("verdict-block");
+    expect(item.textContent).toContain("network");
+    expect(item.textContent).toContain("ERR! 404 express");
+  });
+
+  it("show a failed checkout with its reason", async () => {
+    const item = await show(step(1, "checkout", { ok: false, code: "repo_too_large", message: "over 200 MB" }));
+    expect(item.getAttribute("aria-label")).toBe("Step 1: Checkout");
+    expect(within(item).getByText("repo_too_large").tagName).toBe("CODE");
+    expect(item.textContent).toContain("over 200 MB");
+  });
+});

@@ -31,6 +31,9 @@ const TITLES: Record<Step["type"], string> = {
   evaluate: "Evaluate goal",
   approval: "Approval",
   error: "Error",
+  checkout: "Checkout",
+  detect: "Detect commands",
+  phase: "Phase",
 };
 
 function str(value: unknown): string {
@@ -357,6 +360,57 @@ function ApprovalDetail({ detail }: { detail: Detail }) {
   );
 }
 
+/** A repo run's checkout: the commit it got, or why it got none. */
+function CheckoutDetail({ detail }: { detail: Detail }) {
+  if (detail.ok === false) {
+    return (
+      <p className="error-text">
+        <code>{str(detail.code)}</code> {str(detail.message)}
+      </p>
+    );
+  }
+  return (
+    <p>
+      <code>{str(detail.commit_sha).slice(0, 12)}</code> on {str(detail.branch)} · {str(detail.files)} files
+    </p>
+  );
+}
+
+/** A repo run's detected commands, with their origin and confidence. */
+function DetectDetail({ detail }: { detail: Detail }) {
+  const commands = (detail.commands ?? {}) as Record<string, { command?: string; origin?: string; confidence?: number | null }>;
+  return (
+    <ul className="detected-commands">
+      {Object.entries(commands).map(([name, found]) => (
+        <li key={name}>
+          <strong>{name}</strong> <code>{str(found.command)}</code>{" "}
+          <span className="muted">
+            {found.origin === "override" ? "override" : `detected, confidence ${found.confidence ?? "?"}`}
+          </span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** One phase of a repo run's baseline: its command, exit code and limit, and the tail of its output. */
+function PhaseDetail({ detail }: { detail: Detail }) {
+  const ok = detail.exit_code === 0 && !detail.limit;
+  return (
+    <>
+      <p>
+        <strong>{str(detail.phase)}</strong>
+        {detail.run ? <> #{str(detail.run)}</> : null} <code>{str(detail.command)}</code>{" "}
+        <span className={`badge ${ok ? "verdict-pass" : "verdict-block"}`}>
+          {detail.limit ? `limit ${str(detail.limit)}` : `exit ${str(detail.exit_code)}`}
+        </span>
+        {detail.network ? <span className="muted"> · network</span> : null}
+      </p>
+      {detail.output_tail ? <CodeBlock code={str(detail.output_tail)} language="text" label="Output" /> : null}
+    </>
+  );
+}
+
 /** `ended`: the run ended after this step (a reply it would have asked again for stopped the run instead). */
 export function StepView({ step, artifacts, ended = false }: { step: Step; artifacts: Map<string, Artifact>; ended?: boolean }) {
   const api = useApi();
@@ -386,6 +440,9 @@ export function StepView({ step, artifacts, ended = false }: { step: Step; artif
       {step.type === "execute" && <ExecuteDetail detail={detail} artifacts={artifacts} full={full} renew={renew} />}
       {step.type === "evaluate" && <EvaluateDetail detail={detail} full={full} renew={renew} />}
       {step.type === "approval" && <ApprovalDetail detail={detail} />}
+      {step.type === "checkout" && <CheckoutDetail detail={detail} />}
+      {step.type === "detect" && <DetectDetail detail={detail} />}
+      {step.type === "phase" && <PhaseDetail detail={detail} />}
       {step.type === "error" && (
         <p className="error-text">
           <code>{str(detail.code)}</code> {str(detail.message)}

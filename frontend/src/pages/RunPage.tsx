@@ -9,6 +9,7 @@ import { ErrorNotice, Loading } from "../components/States";
 import { ScriptedLabel, StatusBadge } from "../components/StatusBadge";
 import { ArtifactView, StepView } from "../components/StepView";
 import { formatDuration, formatTime, runDuration } from "../lib/format";
+import { isRepoRun, REPOS_WRITE, shortSha } from "../lib/repos";
 import { COMPONENT_LABELS } from "../lib/usageCharts";
 import { nextDelay } from "../lib/useResource";
 
@@ -68,7 +69,8 @@ function useLiveRun(runId: string, generation: number) {
           artifactCount = artifacts.length;
         }
         let agent: Agent | null = null;
-        if (!agentLoaded) {
+        // A repo run has no agent (its agent_id is ""): there is nothing to load.
+        if (!agentLoaded && run.agent_id) {
           agent = await api.get<Agent>(`/v1/agents/${run.agent_id}`, { signal }).catch(() => null);
           agentLoaded = true;
         }
@@ -224,8 +226,23 @@ export function RunPage() {
       <dl className="facts summary">
         <dt>Agent</dt>
         <dd>
-          {live.agent ? <Link to={`/agents/${live.agent.id}`}>{live.agent.name}</Link> : run.agent_id} (version {run.agent_version})
+          {!run.agent_id ? (
+            "none"
+          ) : (
+            <>
+              {live.agent ? <Link to={`/agents/${live.agent.id}`}>{live.agent.name}</Link> : run.agent_id} (version {run.agent_version})
+            </>
+          )}
         </dd>
+        {isRepoRun(run) && run.repo && (
+          <>
+            <dt>Repository</dt>
+            <dd>
+              <Link to={`/repos/${run.repo.repo_id}`}>{run.repo.repo_id}</Link>
+              {run.repo.branch && <> · {run.repo.branch}</>} · commit <code>{shortSha(run.repo.commit_sha ?? run.repo.sha)}</code>
+            </dd>
+          </>
+        )}
         <dt>Started</dt>
         <dd>{formatTime(run.started_at ?? run.created_at)}</dd>
         <dt>Duration</dt>
@@ -287,14 +304,21 @@ export function RunPage() {
             Cancel run
           </button>
         )}
-        {terminal && can("runs.create") && (
+        {terminal && (isRepoRun(run) ? Boolean(run.repo) && can(REPOS_WRITE) : can("runs.create")) && (
           <button
             type="button"
             className="secondary"
             disabled={busy}
             onClick={() =>
               act(async () => {
-                const created = await api.post<Run>("/v1/runs", rerunBody(run));
+                // A repo run is started again from its repository, on the same branch and commit.
+                const created =
+                  isRepoRun(run) && run.repo
+                    ? await api.startRepoRun(run.repo.repo_id, {
+                        ...(run.repo.branch ? { branch: run.repo.branch } : {}),
+                        ...(run.repo.sha ? { sha: run.repo.sha } : {}),
+                      })
+                    : await api.post<Run>("/v1/runs", rerunBody(run));
                 navigate(`/runs/${created.id}`);
               })
             }

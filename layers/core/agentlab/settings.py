@@ -23,6 +23,9 @@ class CoreSettings(BaseSettings):
     table_name: str = "agentlab"
     bucket_name: str = "agentlab-data"
     agent_run_state_machine_arn: str = ""
+    repo_optimize_state_machine_arn: str = ""
+    # The local stack may connect repositories by file:// path (tests, demos); AWS never does.
+    allow_local_repos: bool = False
     # Presigned URLs are made against this endpoint when set (the local stack serves S3 under its own origin).
     s3_presign_endpoint_url: str | None = None
     environment: str = "local"

@@ -118,7 +118,7 @@ def delete_org(
     for run in runs:
         if run.get("status") not in TERMINAL_STATUSES and stop_execution is not None:
             try:
-                stop_execution(str(run["id"]))
+                stop_execution(str(run["id"]), str(run.get("workflow") or "agent_run"))
             except Exception:  # the execution may have ended meanwhile; the run's items go regardless
                 logger.warning("could not stop the execution of run %s", run["id"], exc_info=True)
     if directory is not None:
@@ -128,6 +128,10 @@ def delete_org(
 
     for webhook in (item for item in items if item.get("entity") == "webhook"):
         delete_secret(clients, org_id, str(webhook["id"]))
+    from agentlab.store.repos import delete_token
+
+    for repo in (item for item in items if item.get("entity") == "repo"):
+        delete_token(clients, org_id, str(repo["id"]))
     removed_objects = 0
     prefixes = [f"orgs/{org_id}/"]
     s3 = clients.s3

@@ -298,6 +298,8 @@ def register(app: APIGatewayHttpResolver, deps: ApiDeps) -> None:
             deps.settings.bucket_name,
             org.id,
             directory=deps.directory,
-            stop_execution=lambda run_id: deps.executions.stop(run_id, cause="org deleted"),
+            stop_execution=lambda run_id, workflow: deps.executions.stop(
+                run_id, cause="org deleted", workflow=workflow
+            ),
         )
         return OrgDeleted(id=org.id, **removed)

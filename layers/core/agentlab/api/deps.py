@@ -10,6 +10,7 @@ from agentlab.identity.tokens import TokenVerifier, cognito_issuer
 from agentlab.llm.pricing import require_priced
 from agentlab.models import Caller, Run, RunCreate
 from agentlab.models.agent import AgentSpec
+from agentlab.models.repo import Repo, RepoRunCreate
 from agentlab.settings import CoreSettings
 from agentlab.store.agents import AgentStore
 from agentlab.store.audit import AuditStore
@@ -24,7 +25,7 @@ from agentlab.store.table import Table
 from agentlab.store.transcript import TranscriptStore
 from agentlab.workflow.approvals import Approvals
 from agentlab.workflow.executions import Executions
-from agentlab.workflow.lifecycle import RunServices, create_run
+from agentlab.workflow.lifecycle import RunServices, create_repo_run, create_run
 from agentlab.workflow.run_events import RunEvents
 
 
@@ -98,6 +99,15 @@ class ApiDeps:
         schedule_id: str | None = None,
     ) -> tuple[Run, bool]:
         """Start a run within the org's quotas and count it. Returns (run, created); created is False on a replay."""
+        self._check_run_quotas(caller)
+        run, created = create_run(
+            caller, body, self.run_services, idempotency_key, agent_version=agent_version, schedule_id=schedule_id
+        )
+        if created:
+            self.limits.count_run(caller.org_id)
+        return run, created
+
+    def _check_run_quotas(self, caller: Caller) -> None:
         org = self.orgs.require_org(caller.org_id)
         quotas, settings = org.quotas, self.settings
         self.limits.check_run_quotas(
@@ -107,9 +117,13 @@ class ApiDeps:
                 settings.quota_tokens_per_month if quotas.tokens_per_month is None else quotas.tokens_per_month
             ),
         )
-        run, created = create_run(
-            caller, body, self.run_services, idempotency_key, agent_version=agent_version, schedule_id=schedule_id
-        )
+
+    def start_repo_run(
+        self, caller: Caller, repo: Repo, body: RepoRunCreate, idempotency_key: str | None = None
+    ) -> tuple[Run, bool]:
+        """Start a repo run within the org's quotas (it counts as a run) and count it."""
+        self._check_run_quotas(caller)
+        run, created = create_repo_run(caller, repo, body, self.run_services, idempotency_key)
         if created:
             self.limits.count_run(caller.org_id)
         return run, created
@@ -147,7 +161,11 @@ class ApiDeps:
             runs=RunStore(table),
             files=FileStore(table),
             blobs=blobs,
-            executions=Executions(lambda: clients.stepfunctions, settings.agent_run_state_machine_arn),
+            executions=Executions(
+                lambda: clients.stepfunctions,
+                settings.agent_run_state_machine_arn,
+                {"repo_optimize": settings.repo_optimize_state_machine_arn},
+            ),
             approvals=Approvals(RunStore(table), TranscriptStore(table, blobs), clients),
             members=MemberStore(table),
             audit=AuditStore(table, retention_days=settings.audit_retention_days),

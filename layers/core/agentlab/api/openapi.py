@@ -794,6 +794,13 @@ def _link_name(target: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "", str(target["summary"]).replace("'", "").title())
 
 
+# Routes under a created object's `{id}` that do not hold for every object the route creates: a run's baseline exists
+# for repo runs only, which POST /v1/runs never makes.
+NOT_LINKED: dict[tuple[str, str], frozenset[tuple[str, str]]] = {
+    ("POST", "/v1/runs"): frozenset({("GET", "/v1/runs/{run_id}/baseline")}),
+}
+
+
 def _add_links(document: dict[str, Any]) -> None:
     by_route = {(method, path): operation for method, path, operation in _operations(document)}
     for (method, path), operation in by_route.items():
@@ -803,7 +810,7 @@ def _add_links(document: dict[str, Any]) -> None:
         links: dict[str, Any] = {}
         prefix = f"{path}/{{"
         for (target_method, target_path), target in by_route.items():
-            if not target_path.startswith(prefix):
+            if not target_path.startswith(prefix) or (target_method, target_path) in NOT_LINKED.get((method, path), ()):
                 continue
             parameter = target_path[len(prefix) :].split("}", 1)[0]
             if target_path.count("{") > path.count("{") + 1:

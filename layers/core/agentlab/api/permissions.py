@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from agentlab.errors import Forbidden
 from agentlab.models import Caller, Role
 
-_VIEWER = frozenset({"me.read", "agents.read", "runs.read", "files.read", "schedules.read", "usage.read"})
+_VIEWER = frozenset({"me.read", "agents.read", "runs.read", "files.read", "schedules.read", "usage.read", "repos.read"})
 _MEMBER = _VIEWER | {"runs.create", "runs.cancel", "files.write"}
-_OPERATOR = _MEMBER | {"agents.write", "runs.approve", "schedules.write"}
+_OPERATOR = _MEMBER | {"agents.write", "runs.approve", "schedules.write", "repos.write"}
 _ADMIN = _OPERATOR | {
     "members.read",
     "members.write",
@@ -99,6 +99,17 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("GET", "/v1/webhooks/{webhook_id}/deliveries"): "webhooks.read",
     ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): "webhooks.write",
     # usage and the org's monthly budget (api/usage_routes.py)
+    # repositories (api/repo_routes.py)
+    ("POST", "/v1/repos"): "repos.write",
+    ("GET", "/v1/repos"): "repos.read",
+    ("GET", "/v1/repos/{repo_id}"): "repos.read",
+    ("PATCH", "/v1/repos/{repo_id}"): "repos.write",
+    ("DELETE", "/v1/repos/{repo_id}"): "repos.write",
+    ("GET", "/v1/repos/{repo_id}/config"): "repos.read",
+    ("PUT", "/v1/repos/{repo_id}/config"): "repos.write",
+    ("POST", "/v1/repos/{repo_id}/runs"): "repos.write",
+    ("GET", "/v1/repos/{repo_id}/runs"): "repos.read",
+    ("GET", "/v1/runs/{run_id}/baseline"): "runs.read",
     ("GET", "/v1/usage"): "usage.read",
     ("GET", "/v1/usage/budget"): "usage.read",
     ("PUT", "/v1/usage/budget"): "usage.budget",

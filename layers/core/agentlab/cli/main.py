@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from agentlab.cli import agents, configure, files, runs, schedules, users
+from agentlab.cli import agents, configure, files, repos, runs, schedules, users
 from agentlab.cli.arguments import global_options
 from agentlab.cli.client import ClientFactory, build_http_client
 from agentlab.cli.config import CliEnvironment
@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     agents.register(commands)
     runs.register(commands)
     schedules.register(commands)
+    repos.register(commands)
     files.register(commands)
     users.register(commands)
     configure.register(commands)

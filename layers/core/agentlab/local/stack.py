@@ -196,6 +196,7 @@ class LocalStack:
         )
         put_browser_cors(clients, bucket_name=settings.bucket_name, origins=[self.url, *DEV_SERVER_ORIGINS])
         os.environ["AGENTLAB_AGENT_RUN_STATE_MACHINE_ARN"] = self.state_machines["agent_run"]
+        os.environ["AGENTLAB_REPO_OPTIMIZE_STATE_MACHINE_ARN"] = self.state_machines["repo_optimize"]
         self._start_webhook_poller(clients)
         self._start_identity(clients, settings.region)
         self.snapshotter = Snapshotter(
@@ -283,7 +284,11 @@ class LocalStack:
 
         runs = RunStore(table)
         transcript = TranscriptStore(table, BlobStore(clients, settings.bucket_name))
-        executions = Executions(lambda: clients.stepfunctions, self.state_machines["agent_run"])
+        executions = Executions(
+            lambda: clients.stepfunctions,
+            self.state_machines["agent_run"],
+            {"repo_optimize": self.state_machines["repo_optimize"]},
+        )
         paginator = clients.dynamodb.get_paginator("scan")
         pages = paginator.paginate(
             TableName=settings.table_name,

@@ -9,11 +9,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from agentlab.models.common import MICRO_DOLLARS, StrictInput
+from agentlab.models.repo import RepoTarget
 from agentlab.models.usage import CostBreakdown
 
 RunStatus = Literal["queued", "running", "waiting_approval", "succeeded", "failed", "cancelled", "budget_exceeded"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "budget_exceeded"})
-StepType = Literal["think", "critique", "execute", "evaluate", "approval", "error"]
+StepType = Literal["think", "critique", "execute", "evaluate", "approval", "error", "checkout", "detect", "phase"]
+Workflow = Literal["agent_run", "repo_optimize"]
 EnvType = Literal["str", "int", "float", "bool", "json"]
 
 # Which status may follow which: every write checks this and the stored revision.
@@ -277,6 +279,10 @@ class Run(BaseModel):
     # The run's cost by component, set once it ended and was rolled up (agentlab/usage/rollup.py); usage.cost_usd
     # stays the model's part alone, which the budgets check.
     cost: CostBreakdown | None = None
+    # Which state machine drives the run. A repo_optimize run has no agent (agent_id is empty) and works on `repo`;
+    # its thread is the repository's, so that the repository's runs are listed by the thread index.
+    workflow: Workflow = "agent_run"
+    repo: RepoTarget | None = None
 
     @property
     def is_terminal(self) -> bool:

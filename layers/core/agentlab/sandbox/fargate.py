@@ -261,6 +261,13 @@ class FargateSandboxSession:
     def check(self, code: str, timeout_s: float | None = None) -> CellResult:
         return self._run(channel.CHECK, code, timeout_s)
 
+    def run_phase(self, code: str, *, limits: SandboxLimits, network: bool = False) -> CellResult:
+        """A phase of a repository's commands, in the task's kernel (a repo run's kernel only ever runs the phases
+        the trusted side wrote). The task's network is the same for every phase: no internet route, only the
+        package registries behind VPC endpoints, which an install reaches with the token handed in its env; the
+        phase's command applies the phase's own limits to itself (agentlab/repo_optimize/phases.py)."""
+        return self._run(channel.EXECUTE, code, limits.cell_timeout_s)
+
     def put_file(self, path: str, data: bytes) -> None:
         split_workspace_path(path)
         cap = self.limits.max_file_mb * channel.MIB

@@ -40,6 +40,16 @@ ETC_FILES = (
     "/etc/fonts",
     "/etc/nsswitch.conf",
 )
+# What programs that use the network need to find names and check certificates; bound only for a phase given the
+# network (a repository's install), never for an agent's kernel.
+NETWORK_ETC_FILES = (
+    "/etc/resolv.conf",
+    "/etc/hosts",
+    "/etc/host.conf",
+    "/etc/gai.conf",
+    "/etc/ssl",
+    "/etc/ca-certificates",
+)
 LAUNCH_PATH = "/usr/local/bin:/usr/bin:/bin"
 CHECK_SCRATCH_PREFIX = "check-"
 PROBE_PYTHON = (
@@ -156,14 +166,20 @@ def bubblewrap_command(
     *,
     as_root: bool,
     read_only_workspace: bool = False,
+    network: bool = False,
 ) -> list[str]:
+    """`network` keeps the host's network namespace (a repository's install phase reaches package registries)."""
     # As root, a user namespace would map the kernel's uid back to host root, whom RLIMIT_NPROC never limits.
-    unshare = [*NAMESPACES_WITHOUT_USER, *KERNEL_SWITCHES_UID] if as_root else ["--unshare-all"]
+    if as_root:
+        namespaces = [n for n in NAMESPACES_WITHOUT_USER if not (network and n == "--unshare-net")]
+        unshare = [*namespaces, *KERNEL_SWITCHES_UID]
+    else:
+        unshare = ["--unshare-all", "--share-net"] if network else ["--unshare-all"]
     command = [bwrap, *unshare, "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr"]
     command += _system_directory_arguments()
     created: set[str] = {"/", "/usr", "/proc", "/dev", TMP_IN_SANDBOX}
     command += _directories_above("/etc/passwd", created)
-    for etc_path in ETC_FILES:
+    for etc_path in (*ETC_FILES, *(NETWORK_ETC_FILES if network else ())):
         command += ["--ro-bind-try", etc_path, etc_path]
     command += ["--ro-bind", str(paths.passwd), "/etc/passwd", "--ro-bind", str(paths.group), "/etc/group"]
     command += ["--proc", "/proc", "--dev", "/dev"]

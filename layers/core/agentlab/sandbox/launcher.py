@@ -44,6 +44,8 @@ class KernelRequest:
     check: bool = False
     spared_pids: frozenset[int] = frozenset()
     floor: IsolationLevel | None = None
+    # Keep the host's network (under bubblewrap; the weaker levels never take it away): a repository's install.
+    network: bool = False
 
 
 @dataclass
@@ -114,10 +116,17 @@ class KernelLauncher:
         env = {"PATH": LAUNCH_PATH, "LANG": "C.UTF-8"}
         if level is IsolationLevel.BUBBLEWRAP:
             bwrap, install, kernel_file = self._bwrap or "bwrap", self._install, self._kernel_file
-            as_root, read_only = request.uid is not None, request.check
+            as_root, read_only, network = request.uid is not None, request.check, request.network
             return LaunchSpec(
                 command=lambda fd: bubblewrap_command(
-                    bwrap, install, paths, kernel_file, fd, as_root=as_root, read_only_workspace=read_only
+                    bwrap,
+                    install,
+                    paths,
+                    kernel_file,
+                    fd,
+                    as_root=as_root,
+                    read_only_workspace=read_only,
+                    network=network,
                 ),
                 env=env,
                 cwd=str(paths.root),

@@ -128,6 +128,38 @@ class LocalSandboxSession:
                 self._busy = False
                 self.last_used = self._clock()
 
+    def run_phase(self, code: str, *, limits: SandboxLimits, network: bool = False) -> CellResult:
+        """Run one phase of a repository's commands: a kernel of its own over the writable workspace, under the
+        phase's limits, with the host's network only when `network` (an install); the session's kernel is stopped
+        first and every process of the session (whatever the phase left running) is stopped after it."""
+        with self._lock:
+            self._ensure_open()
+            self._busy = True
+            try:
+                self._stop_kernel()
+                self._reopen_session_dirs()
+                request = KernelRequest(self._paths, limits, self._env, self._uid, floor=self._floor, network=network)
+                launched = self._kernel = self._launcher.launch(request)
+                if self._ending:
+                    launched.process.stop(SESSION_ENDED)
+                if self._floor is None:
+                    self._floor = launched.level
+                self.isolation = isolation_label(launched.level, dedicated_uid=self._uid is not None)
+                cpu_before = launched.process.cpu_s
+                outcome = launched.process.run_cell(code, limits.cell_timeout_s)
+                return cell_result(
+                    outcome, [], limits, launched.level, cpu_before, kernel_id=launched.kernel_id, lasting=False
+                )
+            finally:
+                self._stop_kernel()
+                self._busy = False
+                self.last_used = self._clock()
+
+    def _stop_kernel(self) -> None:
+        if self._kernel is not None:
+            self._kernel.process.close()
+            self._kernel = None
+
     def _run_check(self, request: KernelRequest, code: str, timeout_s: float) -> CellResult:
         self._reopen_session_dirs()
         fresh = self._launcher.launch(request)

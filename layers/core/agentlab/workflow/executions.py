@@ -25,28 +25,40 @@ def execution_arn(state_machine_arn: str, run_id: str, resume: int = 0) -> str:
 
 
 class Executions:
-    def __init__(self, client_factory: Any, state_machine_arn: str) -> None:
+    """`state_machine_arn` drives agent runs; `others` maps further workflows (repo_optimize) to theirs."""
+
+    def __init__(self, client_factory: Any, state_machine_arn: str, others: dict[str, str] | None = None) -> None:
         self._client_factory = client_factory
         self.state_machine_arn = state_machine_arn
+        self._others = dict(others or {})
 
-    def start(self, org_id: str, run_id: str, *, resume: int = 0) -> str:
+    def arn_for(self, workflow: str) -> str:
+        if workflow == "agent_run":
+            return self.state_machine_arn
+        arn = self._others.get(workflow, "")
+        if not arn:
+            raise ValueError(f"no state machine is configured for the {workflow} workflow")
+        return arn
+
+    def start(self, org_id: str, run_id: str, *, resume: int = 0, workflow: str = "agent_run") -> str:
         client = self._client_factory()
+        state_machine_arn = self.arn_for(workflow)
         try:
             response = client.start_execution(
-                stateMachineArn=self.state_machine_arn,
+                stateMachineArn=state_machine_arn,
                 name=execution_name(run_id, resume),
                 input=json.dumps({"org_id": org_id, "run_id": run_id}),
             )
         except client.exceptions.ExecutionAlreadyExists:
-            return execution_arn(self.state_machine_arn, run_id, resume)
+            return execution_arn(state_machine_arn, run_id, resume)
         return str(response["executionArn"])
 
-    def stop(self, run_id: str, *, cause: str, resume: int = 0) -> None:
+    def stop(self, run_id: str, *, cause: str, resume: int = 0, workflow: str = "agent_run") -> None:
         """Stop the run's current execution: the first one, or the `resume`-th resumed one."""
         client = self._client_factory()
         try:
             client.stop_execution(
-                executionArn=execution_arn(self.state_machine_arn, run_id, resume), cause=cause[:32_000]
+                executionArn=execution_arn(self.arn_for(workflow), run_id, resume), cause=cause[:32_000]
             )
         except client.exceptions.ExecutionDoesNotExist:
             return

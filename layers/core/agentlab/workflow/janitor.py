@@ -49,6 +49,8 @@ STUCK = "stuck"
 ACTIVE_STATUSES = frozenset({"queued", "running"})
 ENDED_EXECUTION_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
 ORPHAN_SCAN_PK, ORPHAN_SCAN_SK = "JANITOR", "ORPHAN_SCAN"
+# A repo run without a wall-clock budget of its own: installs, builds, tests and k benchmark runs.
+REPO_RUN_WALL_S = 6 * 3_600
 DESCRIBE_BATCH = 100  # ecs:DescribeTasks takes at most 100 tasks
 
 
@@ -112,6 +114,7 @@ class Janitor:
         self._sfn = stepfunctions
         self._clock = clock
         self._org_of_run: dict[str, str | None] = {}
+        self._missing: set[tuple[str, str]] = set()
 
     def sweep(self) -> SweepReport:
         report = SweepReport()
@@ -176,7 +179,7 @@ class Janitor:
         pages = table.client.get_paginator("scan").paginate(
             TableName=table.name,
             FilterExpression="#t = :run AND #s IN (:q, :r)",
-            ProjectionExpression="org_id, id, updated_at",
+            ProjectionExpression="org_id, id, updated_at, workflow",
             ExpressionAttributeNames={"#t": "entity", "#s": "status"},
             ExpressionAttributeValues={":run": {"S": "run"}, ":q": {"S": "queued"}, ":r": {"S": "running"}},
         )
@@ -187,7 +190,10 @@ class Janitor:
             if item["id"] in seen or datetime.fromisoformat(item["updated_at"]) > quiet_since:
                 continue
             resume = resumes_of(self.runs, item["org_id"], item["id"])
-            arn = execution_arn(self.settings.agent_run_state_machine_arn, item["id"], resume)
+            machine = self._machine_of(str(item.get("workflow") or "agent_run"))
+            if not machine:
+                continue
+            arn = execution_arn(machine, item["id"], resume)
             try:
                 client.describe_execution(executionArn=arn)
                 continue
@@ -214,6 +220,8 @@ class Janitor:
     def _wall_budget_s(self, run: Run) -> int:
         if run.budget.max_wall_s:
             return run.budget.max_wall_s
+        if run.workflow == "repo_optimize":
+            return REPO_RUN_WALL_S
         try:
             return self.agents.get_version(run.org_id, run.agent_id, run.agent_version).limits.max_wall_s
         except NotFound:
@@ -243,22 +251,36 @@ class Janitor:
         except client.exceptions.ExecutionDoesNotExist:
             return
 
+    def _machines(self) -> list[str]:
+        """Every workflow's state machine: agent runs', and repo runs' where the deployment has them."""
+        arns = [self.settings.agent_run_state_machine_arn, self.settings.repo_optimize_state_machine_arn]
+        return [arn for arn in arns if arn]
+
+    def _machine_of(self, workflow: str) -> str:
+        if workflow == "repo_optimize":
+            return self.settings.repo_optimize_state_machine_arn
+        return self.settings.agent_run_state_machine_arn
+
     def _executions(self, status: str) -> Iterator[dict[str, Any]]:
         paginator = self._sfn().get_paginator("list_executions")
-        for page in paginator.paginate(stateMachineArn=self.settings.agent_run_state_machine_arn, statusFilter=status):
-            yield from page.get("executions", [])
+        for machine in self._machines():
+            for page in paginator.paginate(stateMachineArn=machine, statusFilter=status):
+                yield from page.get("executions", [])
 
     def _run_of(self, arn: str, run_id: str) -> Run | None:
         """The run an execution drives; its org comes from the execution's input."""
         org_id = self._org_of_run.get(run_id)
-        if run_id not in self._org_of_run:
+        if org_id is None and (run_id, arn) not in self._missing:
             client = self._sfn()
             try:
                 described = client.describe_execution(executionArn=arn)
                 org_id = str(json.loads(described.get("input") or "{}").get("org_id") or "") or None
             except client.exceptions.ExecutionDoesNotExist:
                 org_id = None
-            self._org_of_run[run_id] = org_id
+            if org_id is None:
+                self._missing.add((run_id, arn))  # perhaps another workflow's execution drives the run
+            else:
+                self._org_of_run[run_id] = org_id
         if org_id is None:
             return None
         try:
@@ -316,11 +338,12 @@ class Janitor:
         return report
 
     def _why_stop(self, task: dict[str, Any], run_id: str, now: datetime) -> str | None:
-        if self.settings.agent_run_state_machine_arn:
-            arn = execution_arn(self.settings.agent_run_state_machine_arn, run_id)
-            run = self._run_of(arn, run_id)
+        for machine in self._machines():
+            run = self._run_of(execution_arn(machine, run_id), run_id)
             if run is not None and run.status in TERMINAL_STATUSES:
                 return f"agentlab janitor: run {run_id} has ended ({run.status})"
+            if run is not None:
+                break
         last_used = self._last_used(run_id, task["taskArn"]) or task.get("startedAt") or task.get("createdAt")
         if last_used is None:
             return None

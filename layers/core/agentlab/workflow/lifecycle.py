@@ -13,7 +13,8 @@ from agentlab.errors import AgentlabError, Conflict, NotFound, Unprocessable
 from agentlab.ids import new_ulid
 from agentlab.llm.pricing import PriceTable, require_priced
 from agentlab.models import Caller, Run, RunCreate, utc_now
-from agentlab.models.run import TERMINAL_STATUSES
+from agentlab.models.repo import Repo, RepoRunCreate, RepoTarget
+from agentlab.models.run import TERMINAL_STATUSES, Budget
 from agentlab.store.agents import AgentStore
 from agentlab.store.files import FileStore
 from agentlab.store.runs import RunStore, fingerprint
@@ -97,6 +98,42 @@ def create_run(
     return stored, created
 
 
+def create_repo_run(
+    caller: Caller,
+    repo: Repo,
+    body: RepoRunCreate,
+    services: RunServices,
+    idempotency_key: str | None = None,
+) -> tuple[Run, bool]:
+    """Store a repo_optimize run `queued` and start its execution. It has no agent; its thread is the repository's
+    (so the thread index lists the repository's runs), and it works on the head of `branch` or on `sha`."""
+    now = utc_now()
+    run_id = new_ulid()
+    branch = body.branch or repo.default_branch
+    target = RepoTarget(repo_id=repo.id, url=repo.url, branch=branch, sha=body.sha)
+    at = body.sha[:12] if body.sha else branch
+    run = Run(
+        id=run_id,
+        org_id=caller.org_id,
+        agent_id="",
+        agent_version=0,
+        thread_id=repo.id,
+        prompt=f"baseline of {repo.name} at {at}",
+        budget=Budget(max_wall_s=body.budget.max_wall_s if body.budget else None),
+        status="queued",
+        created_at=now,
+        updated_at=now,
+        created_by=caller.identity,
+        workflow="repo_optimize",
+        repo=target,
+    )
+    body_fingerprint = fingerprint(json.dumps({"repo": repo.id, **body.model_dump(mode="json")}, sort_keys=True))
+    stored, created = services.runs.create(run, idempotency_key=idempotency_key, body_fingerprint=body_fingerprint)
+    if stored.status == "queued":
+        _start_or_fail(caller, stored, services)
+    return stored, created
+
+
 def cancel_run(caller: Caller, run_id: str, services: RunServices) -> Run:
     run = services.runs.get(caller.org_id, run_id)
     if run.status in TERMINAL_STATUSES:
@@ -114,7 +151,7 @@ def cancel_run(caller: Caller, run_id: str, services: RunServices) -> Run:
         from agentlab.workflow.prepare import resumes_of
 
         resume = resumes_of(services.runs, caller.org_id, run_id)
-        services.executions.stop(run_id, cause=f"cancelled by {caller.identity}", resume=resume)
+        services.executions.stop(run_id, cause=f"cancelled by {caller.identity}", resume=resume, workflow=run.workflow)
     except Exception:
         # The run is cancelled in the table, which is the truth: every step checks it first and ends the workflow.
         # Stopping the execution only saves those steps, so a failed stop (throttled, or an execution that has only
@@ -135,7 +172,7 @@ def _start_or_fail(caller: Caller, run: Run, services: RunServices) -> None:
     queued."""
     for attempt in range(1, _START_ATTEMPTS + 1):
         try:
-            services.executions.start(caller.org_id, run.id)
+            services.executions.start(caller.org_id, run.id, workflow=run.workflow)
             return
         except Exception as exc:
             logger.warning(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from agentlab import metrics
+from agentlab.errors import AgentlabError
 from agentlab.llm.types import IMAGE_MEDIA_TYPES, ToolCall
 from agentlab.models import TERMINAL_STATUSES, Run
 from agentlab.store.blobs import file_key
@@ -106,6 +107,9 @@ def resume_run(runs: RunStore, transcript: TranscriptStore, executions: Executio
     in flight, or as a notice after the last reply. A pending approval, goal check or judgement is resumed as it is
     (a message cannot come between a call and its answer); its next cell then tells the model that it ran in a new
     kernel (agentlab/workflow/execute.py), for which the run keeps the kernel it knew."""
+    if run.workflow != "agent_run":
+        # A repo run's phases share one sandbox workspace, which did not survive the restart either.
+        raise AgentlabError(f"a {run.workflow} run is not resumed; start a new one", code="not_resumable")
     ref = StepRef(org_id=run.org_id, run_id=run.id)
     number = resumes_of(runs, run.org_id, run.id) + 1
     # The lost execution's task token answers nothing now; until the new execution asks again, a decision is a

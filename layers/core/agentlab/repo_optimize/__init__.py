@@ -1,0 +1,1 @@
+"""The repo_optimize workflow: connected repositories, their detected commands, checkout and the baseline."""

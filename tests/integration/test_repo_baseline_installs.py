@@ -1,0 +1,64 @@
+"""Baselines that install from the package registries (PyPI, npm) in the sandbox's install phase, the only phase with
+network: the small `python-pytest` and `express-ts` fixtures, end to end on moto with the local sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from apiclient import EventClient
+from repo_helpers import fixture_repo, head
+from run_checks import wait_for
+
+TERMINAL = {"succeeded", "failed", "cancelled", "budget_exceeded"}
+
+
+@pytest.fixture(autouse=True)
+def local_repos(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTLAB_ALLOW_LOCAL_REPOS", "1")
+    monkeypatch.setenv("AGENTLAB_REPO_BENCH_RUNS", "3")
+
+
+def baseline_of(api: EventClient, path: Path) -> tuple[dict, dict]:
+    repo = api.post("/v1/repos", {"url": f"file://{path}"})
+    assert repo.status == 201, repo.text
+    started = api.post(f"/v1/repos/{repo.json()['id']}/runs", {})
+    assert started.status == 201, started.text
+    run = wait_for(api, started.json()["id"], TERMINAL, timeout_s=600)
+    baseline = api.get(f"/v1/runs/{run['id']}/baseline")
+    assert baseline.status == 200, (run["error"], baseline.text)
+    return run, baseline.json()
+
+
+def phases(baseline: dict) -> list[str]:
+    return [phase["phase"] for phase in baseline["phases"]]
+
+
+def test_python_pytest_installs_runs_its_tests_and_its_pytest_benchmark_k_times(
+    api: EventClient, tmp_path: Path
+) -> None:
+    path = fixture_repo("python-pytest", tmp_path)
+    run, baseline = baseline_of(api, path)
+    assert run["status"] == "succeeded", (run["error"], [p["output_tail"][-3000:] for p in baseline["phases"][2:3]])
+    assert baseline["commit_sha"] == head(path)
+    assert phases(baseline) == ["prepare", "install", "test", "bench", "bench", "bench"]
+    assert baseline["phases"][1]["command"] == "pip install -e '.[test]'" and baseline["phases"][1]["network"]
+    tests = baseline["tests"]
+    assert tests["source"] == "junit" and tests["failed"] == 0 and tests["passed"] == tests["total"] >= 4
+    assert baseline["benchmark"]["source"] == "pytest-benchmark" and baseline["benchmark"]["runs"] == 3
+    for series in baseline["benchmark"]["series"]:
+        # pytest-benchmark's raw rounds, three runs of them, every one kept
+        assert len(series["samples"]) == series["summary"]["n"] >= 3 * 5
+        assert 0 < series["summary"]["min"] <= series["summary"]["median"] <= series["summary"]["max"]
+
+
+def test_express_ts_installs_from_npm_runs_node_test_and_its_bench_script(api: EventClient, tmp_path: Path) -> None:
+    path = fixture_repo("express-ts", tmp_path)
+    run, baseline = baseline_of(api, path)
+    assert run["status"] == "succeeded", (run["error"], [p["output_tail"][-3000:] for p in baseline["phases"][2:3]])
+    assert phases(baseline) == ["prepare", "install", "test", "bench", "bench", "bench"]
+    assert baseline["phases"][1]["command"] == "npm ci"
+    assert baseline["tests"]["failed"] == 0 and baseline["tests"]["passed"] >= 3
+    assert baseline["benchmark"]["source"] == "json-samples"
+    (series,) = baseline["benchmark"]["series"]
+    assert len(series["samples"]) == series["summary"]["n"] >= 3
