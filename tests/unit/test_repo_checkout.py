@@ -415,3 +415,28 @@ def test_the_tarball_stays_out_of_the_repr(source: Path) -> None:
 
     assert "tarball" not in repr(result)
     assert result.commit_sha in repr(result)
+
+
+def test_an_https_remote_never_follows_a_redirect() -> None:
+    from agentlab.repo_optimize.checkout import _NoRedirects, _open_remote
+
+    class Recorder:
+        headers = {"User-Agent": "git/dulwich"}
+
+        def __init__(self) -> None:
+            self.calls: list[dict[str, object]] = []
+
+        def request(self, method: str, url: str, **kwargs: object) -> str:
+            self.calls.append({"method": method, "url": url, **kwargs})
+            return "answered"
+
+    remote = _open_remote("https://example.com/o/r.git", token="t0ken", allow_local=False, timeout_s=5)
+    manager = remote.client.pool_manager  # type: ignore[attr-defined]
+    assert isinstance(manager, _NoRedirects)
+    recorder = Recorder()
+    wrapped = _NoRedirects(recorder)
+    assert wrapped.request("GET", "https://example.com/o/r.git/info/refs", headers={}) == "answered"
+    assert recorder.calls == [
+        {"method": "GET", "url": "https://example.com/o/r.git/info/refs", "headers": {}, "redirect": False}
+    ]
+    assert wrapped.headers == recorder.headers

@@ -23,7 +23,7 @@ import time
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO, Literal, cast
+from typing import Any, BinaryIO, Literal, cast
 from urllib.parse import quote, unquote, urlsplit
 
 import urllib3.exceptions
@@ -171,7 +171,25 @@ def _open_remote(url: str, *, token: str | None, allow_local: bool, timeout_s: f
         thin_packs=False,
         quiet=True,
     )
+    # A redirect is not followed: the host was checked to resolve to public addresses only, and a redirect could
+    # point anywhere (a private address, another host) after that check.
+    client.pool_manager = _NoRedirects(client.pool_manager)  # type: ignore[assignment]
     return _Remote(client, parts.path or "/", f"{origin}{parts.path}")
+
+
+class _NoRedirects:
+    """A urllib3 pool manager that answers a redirect as it is (dulwich then reports the unexpected status)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.headers = inner.headers
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        kwargs["redirect"] = False
+        return self._inner.request(method, url, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 def _redact(text: str, token: str | None) -> str:
