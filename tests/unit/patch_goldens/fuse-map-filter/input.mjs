@@ -1,0 +1,3 @@
+export function expensiveTotals(orders) {
+  return orders.map((order) => order.price * order.quantity).filter((total) => total > 100);
+}
