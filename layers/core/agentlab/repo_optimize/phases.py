@@ -45,6 +45,9 @@ class PhaseSpec(BaseModel):
     disk_mb: int = Field(ge=1)
     env: dict[str, str] = Field(default_factory=dict)
     log_name: str
+    # Which checkout and virtual environment of the workspace the command runs in (a candidate has its own).
+    checkout: str = REPO_DIR
+    venv: str = VENV_DIR
 
 
 class PhaseOutcome(BaseModel):
@@ -64,41 +67,40 @@ class PhaseOutcome(BaseModel):
         return self.exit_code == 0 and self.limit is None and self.error is None
 
 
-# The cell that runs a phase. It reads its spec from a JSON literal and prints its result behind RESULT_MARKER.
-_RUNNER = r"""
+# What every cell that runs a repository's commands starts with: its spec (a JSON literal), the command's
+# environment, limits and a `run` that runs one command and says how it went.
+COMMAND_PREAMBLE = r"""
 import json, os, resource, select, signal, subprocess, sys, time
 spec = json.loads(__SPEC__)
 workspace = os.getcwd()
-base = os.path.realpath(os.path.join(workspace, "__REPO__"))
-repo = os.path.realpath(os.path.join(base, spec["working_directory"]))
-if repo != base and not repo.startswith(base + os.sep):
-    repo = base  # a working directory outside the checkout is not followed
 logs = os.path.join(workspace, "__LOGS__")
 os.makedirs(logs, exist_ok=True)
 os.makedirs(os.path.join(workspace, "__REPORTS__"), exist_ok=True)
-log_path = os.path.join(logs, spec["log_name"])
-# Last, the folder of the interpreter that runs this cell: where the platform's own tools (uv) are, read-only.
-path = [os.path.join(workspace, "__VENV__", "bin"), os.path.join(workspace, "__REPO__", "node_modules", ".bin"),
-        "/usr/local/bin", "/usr/bin", "/bin", os.path.dirname(sys.executable)]
-env = {k: v for k, v in os.environ.items() if k in ("HOME", "TMPDIR", "LANG", "MPLCONFIGDIR")}
-env.update({"PATH": os.pathsep.join(path), "CI": "true", "AGENTLAB_WORKSPACE": workspace,
-            "AGENTLAB_REPORTS": os.path.join(workspace, "__REPORTS__"), "NO_COLOR": "1", "FORCE_COLOR": "0",
-            "PYTHONDONTWRITEBYTECODE": "1", "COREPACK_ENABLE_DOWNLOAD_PROMPT": "0"})
-# The machine's certificate store, where it has one, is the one installers trust (pip and npm bring their own
-# otherwise, which knows nothing of a registry mirror's or a proxy's authority).
-for bundle in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"):
-    if os.path.isfile(bundle):
-        env.update({"PIP_CERT": bundle, "REQUESTS_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle,
-                    "NODE_EXTRA_CA_CERTS": bundle, "UV_NATIVE_TLS": "1"})
-        break
-if os.path.isdir(os.path.join(workspace, "__VENV__")):
-    env["VIRTUAL_ENV"] = os.path.join(workspace, "__VENV__")
-env.update(spec["env"])
-npmrc = env.pop("AGENTLAB_NPMRC", None)
-npmrc_path = os.path.join(env.get("HOME") or workspace, ".npmrc")
-if npmrc:
-    with open(os.open(npmrc_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
-        handle.write(npmrc)
+
+def checkout_dir(checkout, working_directory):
+    base = os.path.realpath(os.path.join(workspace, checkout))
+    repo = os.path.realpath(os.path.join(base, working_directory))
+    return repo if repo == base or repo.startswith(base + os.sep) else base  # nothing outside the checkout
+
+def environment(checkout, venv):
+    # Last, the folder of the interpreter that runs this cell: where the platform's own tools (uv) are, read-only.
+    path = [os.path.join(workspace, venv, "bin"), os.path.join(workspace, checkout, "node_modules", ".bin"),
+            "/usr/local/bin", "/usr/bin", "/bin", os.path.dirname(sys.executable)]
+    env = {k: v for k, v in os.environ.items() if k in ("HOME", "TMPDIR", "LANG", "MPLCONFIGDIR")}
+    env.update({"PATH": os.pathsep.join(path), "CI": "true", "AGENTLAB_WORKSPACE": workspace,
+                "AGENTLAB_REPORTS": os.path.join(workspace, "__REPORTS__"), "NO_COLOR": "1", "FORCE_COLOR": "0",
+                "PYTHONDONTWRITEBYTECODE": "1", "COREPACK_ENABLE_DOWNLOAD_PROMPT": "0"})
+    # The machine's certificate store, where it has one, is the one installers trust (pip and npm bring their own
+    # otherwise, which knows nothing of a registry mirror's or a proxy's authority).
+    for bundle in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"):
+        if os.path.isfile(bundle):
+            env.update({"PIP_CERT": bundle, "REQUESTS_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle,
+                        "NODE_EXTRA_CA_CERTS": bundle, "UV_NATIVE_TLS": "1"})
+            break
+    if os.path.isdir(os.path.join(workspace, venv)):
+        env["VIRTUAL_ENV"] = os.path.join(workspace, venv)
+    env.update(spec["env"])
+    return env
 
 def lower(kind, value):
     soft, hard = resource.getrlimit(kind)
@@ -110,7 +112,9 @@ def limits():
     lower(resource.RLIMIT_CPU, spec["cpu_s"])
     lower(resource.RLIMIT_FSIZE, spec["max_file_mb"] * 1024 * 1024)
 
-# The resident memory of the phase's processes (its session): address-space limits would stop Node.js, whose
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+# The resident memory of the command's processes (its session): address-space limits would stop Node.js, whose
 # WebAssembly reserves tens of GB it never uses, so memory is measured as it is used.
 def resident_bytes(session):
     total = 0
@@ -126,79 +130,96 @@ def resident_bytes(session):
             continue
     return total
 
-PAGE = os.sysconf("SC_PAGE_SIZE")
-memory_cap = spec["memory_mb"] * 1024 * 1024
-over_memory = False
+def run(command, cwd, env, log_path, timeout_s):
+    started = time.monotonic()
+    deadline = started + timeout_s
+    tail = bytearray()
+    written = dropped = 0
+    timed_out = over_memory = False
+    with open(log_path, "ab") as log:
+        log.write(("$ " + command + "\n").encode())
+        process = subprocess.Popen(["/bin/sh", "-c", command], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                                   preexec_fn=limits)
+        fd = process.stdout.fileno()
+        exited_at = None
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                timed_out = True
+                break
+            if exited_at is None and process.poll() is not None:
+                exited_at = now
+            if exited_at is not None and now - exited_at > 2:
+                break  # what the command left running still holds the pipe; it is killed below
+            if resident_bytes(process.pid) > spec["memory_mb"] * 1024 * 1024:
+                over_memory = True
+                break
+            ready, _, _ = select.select([fd], [], [], min(0.5, deadline - now))
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            keep = max(0, min(len(chunk), __MAX_LOG__ - written))
+            log.write(chunk[:keep])
+            written += keep
+            dropped += len(chunk) - keep
+            tail += chunk
+            del tail[:-__TAIL__]
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        code = process.wait()
+        if dropped:
+            log.write(("\n[%d bytes of output not kept]\n" % dropped).encode())
+    limit = None
+    signum = -code if code < 0 else (code - 128 if code > 128 else 0)
+    if timed_out:
+        limit = "timeout"
+    elif over_memory:
+        limit = "memory"
+    elif signum == signal.SIGXCPU:
+        limit = "cpu"
+    elif signum == signal.SIGXFSZ:
+        limit = "file_size"
+    return {"exit_code": code, "duration_s": round(time.monotonic() - started, 6), "limit": limit,
+            "output_tail": tail.decode("utf-8", "replace"), "log_path": os.path.relpath(log_path, workspace),
+            "log_bytes": written, "dropped_bytes": dropped}
 
-started = time.monotonic()
-deadline = started + spec["timeout_s"]
-tail = bytearray()
-written = dropped = 0
-timed_out = False
-with open(log_path, "ab") as log:
-    log.write(("$ " + spec["command"] + "\n").encode())
-    process = subprocess.Popen(["/bin/sh", "-c", spec["command"]], cwd=repo, env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                               preexec_fn=limits)
-    fd = process.stdout.fileno()
-    exited_at = None
-    while True:
-        now = time.monotonic()
-        if now >= deadline:
-            timed_out = True
-            break
-        if exited_at is None and process.poll() is not None:
-            exited_at = now
-        if exited_at is not None and now - exited_at > 2:
-            break  # what the command left running still holds the pipe; it is killed below
-        if resident_bytes(process.pid) > memory_cap:
-            over_memory = True
-            break
-        ready, _, _ = select.select([fd], [], [], min(0.5, deadline - now))
-        if not ready:
-            continue
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        keep = max(0, min(len(chunk), __MAX_LOG__ - written))
-        log.write(chunk[:keep])
-        written += keep
-        dropped += len(chunk) - keep
-        tail += chunk
-        del tail[:-__TAIL__]
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    code = process.wait()
-    if dropped:
-        log.write(("\n[%d bytes of output not kept]\n" % dropped).encode())
-duration = time.monotonic() - started
+def workspace_mb():
+    size = 0
+    for root, dirs, files in os.walk(workspace):
+        for name in files:
+            try:
+                size += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return size / 1048576
+"""
+
+# The cell that runs a phase: one command, then the workspace's size against the disk limit.
+_RUNNER = (
+    COMMAND_PREAMBLE
+    + r"""
+env = environment(spec["checkout"], spec["venv"])
+npmrc = env.pop("AGENTLAB_NPMRC", None)
+npmrc_path = os.path.join(env.get("HOME") or workspace, ".npmrc")
+if npmrc:
+    with open(os.open(npmrc_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        handle.write(npmrc)
+result = run(spec["command"], checkout_dir(spec["checkout"], spec["working_directory"]), env,
+             os.path.join(logs, spec["log_name"]), spec["timeout_s"])
 if npmrc:
     os.remove(npmrc_path)  # the registry token is the install's only
-limit = None
-signum = -code if code < 0 else (code - 128 if code > 128 else 0)
-if timed_out:
-    limit = "timeout"
-elif over_memory:
-    limit = "memory"
-elif signum == signal.SIGXCPU:
-    limit = "cpu"
-elif signum == signal.SIGXFSZ:
-    limit = "file_size"
-size = 0
-for root, dirs, files in os.walk(workspace):
-    for name in files:
-        try:
-            size += os.lstat(os.path.join(root, name)).st_size
-        except OSError:
-            pass
-if limit is None and size > spec["disk_mb"] * 1024 * 1024:
-    limit = "disk"
-print("__MARKER__" + json.dumps({"exit_code": code, "duration_s": round(duration, 6), "limit": limit,
-      "output_tail": tail.decode("utf-8", "replace"), "log_path": os.path.relpath(log_path, workspace),
-      "log_bytes": written, "dropped_bytes": dropped, "disk_mb": round(size / 1048576, 3)}))
+size = workspace_mb()
+if result["limit"] is None and size > spec["disk_mb"]:
+    result["limit"] = "disk"
+result["disk_mb"] = round(size, 3)
+print("__MARKER__" + json.dumps(result))
 """
+)
 
 
 def _fill(template: str, values: dict[str, Any]) -> str:
