@@ -420,3 +420,111 @@ def test_map_filter_with_the_same_parameter_name_calls_both_arrows(tmp_path: Pat
     (tmp_path / "a.mjs").write_text("export const f = (xs) => xs.map((x) => x * 2).filter((x) => x > 2);\n")
     patch = apply_template("fuse-map-filter", tmp_path, "a.mjs", 1, 1)
     assert "xs.flatMap((item) => { const mapped = ((x) => x * 2)(item); return ((x) => x > 2)(mapped)" in patch.diff
+
+
+# A finding of pure-call-in-loop points at the call in the loop; the function to cache is the one called there.
+CALLED_IN_A_LOOP = (
+    "def slow_square(n: int) -> int:\n"
+    "    return sum(n for _ in range(n))\n"
+    "\n"
+    "\n"
+    "def caller(items: list[int]) -> list[int]:\n"
+    "    out = []\n"
+    "    for item in items:\n"
+    "        out.append(item + slow_square(20))\n"
+    "    return out\n"
+)
+
+
+def test_memoize_given_a_calls_lines_caches_the_called_function_not_the_caller(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(CALLED_IN_A_LOOP, encoding="utf-8")
+
+    patch = apply_template("memoize-pure-call", tmp_path, "app.py", 8, 8)
+
+    apply_diff(tmp_path, patch.diff)
+    patched = (tmp_path / "app.py").read_text(encoding="utf-8")
+    assert "@functools.lru_cache(maxsize=None)\ndef slow_square(n: int) -> int:" in patched
+    assert patched.count("lru_cache") == 1
+    assert "slow_square" in patch.explanation
+    after = _load_module(patched, "after")
+    assert after.caller([1, 2]) == _load_module(CALLED_IN_A_LOOP, "before").caller([1, 2]) == [401, 402]
+
+
+def test_memoize_refuses_with_the_called_functions_reason(tmp_path: Path) -> None:
+    source = CALLED_IN_A_LOOP.replace("def slow_square(n: int)", "def slow_square(n)")
+    (tmp_path / "app.py").write_text(source, encoding="utf-8")
+
+    with pytest.raises(TemplateNotApplicable, match="slow_square: its parameter `n` is not annotated"):
+        apply_template("memoize-pure-call", tmp_path, "app.py", 8, 8)
+
+
+def test_memoize_does_not_take_a_local_of_the_same_name_for_the_module_function(tmp_path: Path) -> None:
+    source = CALLED_IN_A_LOOP.replace("def caller(items: list[int])", "def caller(items: list[int], slow_square)")
+    (tmp_path / "app.py").write_text(source, encoding="utf-8")
+
+    with pytest.raises(TemplateNotApplicable, match="hold no"):
+        apply_template("memoize-pure-call", tmp_path, "app.py", 8, 8)
+
+
+COMPILED_IN_A_LOOP = (
+    "import re\n"
+    "\n"
+    "\n"
+    "def digits_per_line(lines: list[str]) -> list[list[str]]:\n"
+    "    found = []\n"
+    "    for line in lines:\n"
+    '        pattern = re.compile(r"\\d+", re.ASCII)\n'
+    "        found.append(pattern.findall(line))\n"
+    "    return found\n"
+)
+
+
+def test_a_compile_inside_a_loop_is_moved_before_the_loop(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(COMPILED_IN_A_LOOP, encoding="utf-8")
+
+    patch = apply_template("hoist-regex-compile", tmp_path, "app.py", 7, 7)
+
+    assert check_patch(patch.diff, root=tmp_path) == []
+    assert '+    pattern = re.compile(r"\\d+", re.ASCII)\n     for line in lines:\n' in patch.diff
+    assert '-        pattern = re.compile(r"\\d+", re.ASCII)\n' in patch.diff
+    apply_diff(tmp_path, patch.diff)
+    after = _load_module((tmp_path / "app.py").read_text(encoding="utf-8"), "after")
+    before = _load_module(COMPILED_IN_A_LOOP, "before")
+    assert after.digits_per_line(["a1b22", "", "333"]) == before.digits_per_line(["a1b22", "", "333"])
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (("    return found\n", "    return found, pattern\n"), "outside the loop"),
+        (('r"\\d+", re.ASCII', "line, re.ASCII"), "not a plain string literal"),
+        (("re.ASCII", "line.count"), "not a combination"),
+        (("        found.append", "        pattern = None\n        found.append"), "bound more than once"),
+    ],
+)
+def test_a_compile_that_could_see_another_value_stays_in_the_loop(
+    change: tuple[str, str], reason: str, tmp_path: Path
+) -> None:
+    (tmp_path / "app.py").write_text(COMPILED_IN_A_LOOP.replace(*change), encoding="utf-8")
+
+    with pytest.raises(TemplateNotApplicable, match=reason):
+        apply_template("hoist-regex-compile", tmp_path, "app.py", 7, 7)
+
+
+def test_a_membership_test_against_a_list_constant_turns_the_constant_into_a_set(tmp_path: Path) -> None:
+    shutil.copy(GOLDENS / "list-to-set-membership" / "constant.py", tmp_path / "constant.py")
+
+    # line 7 is `return day in WEEKEND`, the test the scan points at, not the constant's own line
+    patch = apply_template("list-to-set-membership", tmp_path, "constant.py", 7, 7)
+
+    assert '-WEEKEND = ["sat", "sun"]\n+WEEKEND = frozenset({"sat", "sun"})\n' in patch.diff
+
+
+def test_a_membership_test_finds_the_list_the_function_binds_before_the_modules(tmp_path: Path) -> None:
+    source = 'CODES = ["a"]\n\n\ndef f(xs):\n    CODES = [1, 2]\n    return [x for x in xs if x in CODES]\n'
+    (tmp_path / "app.py").write_text(source, encoding="utf-8")
+
+    patch = apply_template("list-to-set-membership", tmp_path, "app.py", 6, 6)
+
+    assert "-    CODES = [1, 2]\n+    CODES = {1, 2}\n" in patch.diff
+    assert '-CODES = ["a"]' not in patch.diff

@@ -9,20 +9,22 @@ import pytest
 from agentlab.repo_optimize.scan import Opportunity, scan_file, scan_javascript, scan_python
 
 FIXTURES = Path(__file__).parent / "scan_fixtures"
-# A set where the template depends on the shape (only map→filter fuses, only readFileSync has an async rewrite).
+# A set where the template depends on the shape: a rule names a template only where the template rewrites that
+# shape (only map→filter fuses, only a literal pattern is compiled ahead, only a list display becomes a set, only
+# readFileSync in a function written in a route registration has an async rewrite); the rest go to model patches.
 TEMPLATES: dict[tuple[str, str], str | set[str | None] | None] = {
-    ("python", "list-membership-in-loop"): "list-to-set-membership",
-    ("python", "regex-compile-in-loop"): "hoist-regex-compile",
+    ("python", "list-membership-in-loop"): {"list-to-set-membership", None},
+    ("python", "regex-compile-in-loop"): {"hoist-regex-compile", None},
     ("python", "json-parse-in-loop"): "hoist-json-parse",
-    ("python", "string-concat-in-loop"): "join-string-concat",
+    ("python", "string-concat-in-loop"): {"join-string-concat", None},
     ("python", "independent-awaits-in-loop"): "gather-independent-awaits",
     ("python", "len-in-loop-condition"): "hoist-len",
     ("python", "attribute-chain-in-loop-condition"): None,
     ("python", "pure-call-in-loop"): "memoize-pure-call",
     ("python", "sync-file-io-in-handler"): None,
-    ("python", "invariant-call-in-loop"): "hoist-invariant-call",
-    ("javascript", "list-membership-in-loop"): "list-to-set-membership",
-    ("javascript", "regex-compile-in-loop"): "hoist-regex-compile",
+    ("python", "invariant-call-in-loop"): None,
+    ("javascript", "list-membership-in-loop"): {"list-to-set-membership", None},
+    ("javascript", "regex-compile-in-loop"): {"hoist-regex-compile", None},
     ("javascript", "json-parse-in-loop"): "hoist-json-parse",
     ("javascript", "independent-awaits-in-loop"): "promise-all-independent-awaits",
     ("javascript", "chained-map-filter"): {"fuse-map-filter", None},
@@ -68,10 +70,11 @@ def test_only_a_map_then_filter_chain_names_the_fuse_template() -> None:
     assert templates == [(2, "fuse-map-filter"), (3, None)]
 
 
-def test_only_read_file_sync_names_the_async_fs_template() -> None:
-    templates = [item.template for item in _scan_fixture("javascript/handlers.ts")]
+def test_only_read_file_sync_in_a_function_written_in_a_route_names_the_async_fs_template() -> None:
+    templates = [(item.start_line, item.template) for item in _scan_fixture("javascript/handlers.ts")]
 
-    assert templates == ["async-fs-in-handler", None, "async-fs-in-handler", "async-fs-in-handler"]
+    # writeFileSync has no rewrite; the Nest method (22) and the Next export (31) would change their signatures.
+    assert templates == [(8, "async-fs-in-handler"), (12, None), (22, None), (31, None)]
 
 
 def test_every_fixture_opportunity_points_at_its_own_code() -> None:
@@ -180,3 +183,59 @@ def test_an_array_reassigned_anywhere_is_not_trusted_to_stay_an_array() -> None:
     source = "let names = ['a'];\nnames = 'a,b';\nfor (const x of xs) {\n  if (names.includes(x)) f(x);\n}\n"
 
     assert scan_javascript("f.js", source) == []
+
+
+def test_an_invariant_call_names_the_hoist_template_only_as_a_plain_assignment_in_the_loop_body() -> None:
+    source = (
+        "def f(rows, names):\n"
+        "    for row in rows:\n"
+        "        total = sum(names)\n"
+        "        print(row, total, max(names, default=0))\n"
+        "        nested = tuple(sorted(names))\n"
+        "        print(nested)\n"
+    )
+
+    templates = [(item.start_line, item.template) for item in scan_python("f.py", source)]
+
+    assert templates == [(3, "hoist-invariant-call"), (4, None), (5, None)]
+
+
+def test_a_membership_test_names_the_set_template_only_where_a_list_display_can_become_a_set() -> None:
+    python = (
+        "ALLOWED = ['a']\n\n\ndef f(xs, known: list[str]):\n"
+        "    for x in xs:\n        print(x in ALLOWED)\n        print(x in known)\n"
+    )
+    javascript = (
+        "function f(xs, names) {\n  const known = names.split(',');\n  for (const x of xs) {\n"
+        "    use(['a'].includes(x));\n    use(known.includes(x));\n  }\n}\n"
+    )
+
+    assert [(item.start_line, item.template) for item in scan_python("f.py", python)] == [
+        (6, "list-to-set-membership"),
+        (7, None),
+    ]
+    assert [(item.start_line, item.template) for item in scan_javascript("f.js", javascript)] == [
+        (4, "list-to-set-membership"),
+        (5, None),
+    ]
+
+
+def test_a_regex_names_the_hoist_template_only_for_a_literal_pattern_it_can_share() -> None:
+    python = (
+        "import re\n\nWORD = 'w'\n\n\ndef f(xs):\n"
+        "    for x in xs:\n        print(re.match('a', x))\n        print(re.match(WORD, x))\n"
+    )
+    javascript = (
+        "function f(xs, p) {\n  for (const x of xs) {\n"
+        "    use(new RegExp('a'));\n    use(new RegExp('a', 'g'));\n    use(new RegExp(p));\n  }\n}\n"
+    )
+
+    assert [(item.start_line, item.template) for item in scan_python("f.py", python)] == [
+        (8, "hoist-regex-compile"),
+        (9, None),
+    ]
+    assert [(item.start_line, item.template) for item in scan_javascript("f.js", javascript)] == [
+        (3, "hoist-regex-compile"),
+        (4, None),
+        (5, None),
+    ]

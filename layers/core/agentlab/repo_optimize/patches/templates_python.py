@@ -209,7 +209,7 @@ def rewrite_list_to_set(span: SourceSpan) -> Rewrite:
                 "Testing membership in a list literal scans it element by element on every iteration; a set literal "
                 "of constants is built once by the compiler and answers in constant time, with the same equality."
             )
-    for assign in document.nodes_in_span(cst.Assign):
+    for assign in [*_lists_tested_in_span(document), *document.nodes_in_span(cst.Assign)]:
         name = _single_name_target(assign)
         if name is None or not isinstance(assign.value, cst.List):
             continue
@@ -228,9 +228,13 @@ def rewrite_list_to_set(span: SourceSpan) -> Rewrite:
 
 
 def rewrite_hoist_regex_compile(span: SourceSpan) -> Rewrite:
-    """`re.match(r"literal", s)` in a loop → a pattern compiled once at module level and `PATTERN.match(s)`."""
+    """`re.match(r"literal", s)` in a loop → a pattern compiled once at module level and `PATTERN.match(s)`;
+    `name = re.compile(r"literal")` in a loop's body → the same statement once before the loop."""
     document = _Document(span)
     reasons: list[str] = []
+    hoisted = _hoist_compile_statement(document, reasons)
+    if hoisted is not None:
+        return hoisted
     for call in document.nodes_in_span(cst.Call):
         function = call.func
         if not (isinstance(function, cst.Attribute) and isinstance(function.value, cst.Name)):
@@ -275,6 +279,55 @@ def rewrite_hoist_regex_compile(span: SourceSpan) -> Rewrite:
             f"512 patterns overflows); `{name}` is compiled once at import and used directly."
         )
     raise _not_applicable(span, "an `re` call with a literal pattern inside a loop", reasons)
+
+
+def _hoist_compile_statement(document: _Document, reasons: list[str]) -> Rewrite | None:
+    """Move the first `name = re.compile(literal[, flags])` of the lines out of the loop whose body holds it.
+
+    The statement is moved as written, before the innermost loop: the pattern is a literal, so the compiled object
+    is the same on every iteration, and `_hoistable_target_problem` proves no code sees the name bound earlier.
+    """
+    for statement in document.nodes_in_span(cst.SimpleStatementLine):
+        if len(statement.body) != 1 or not isinstance(statement.body[0], cst.Assign):
+            continue
+        assign = statement.body[0]
+        name = _single_name_target(assign)
+        call = assign.value
+        if name is None or not isinstance(call, cst.Call) or document.code(call.func) != "re.compile":
+            continue
+        line = document.line(statement)
+        if not document.has_module_import("re") or "re" in _assigned_names(document.module):
+            reasons.append(f"line {line}: `re` is not the standard module imported at the top.")
+            continue
+        loop = _loop_whose_body_holds(document, statement)
+        if loop is None:
+            reasons.append(f"line {line}: the compile is not directly in the body of a loop that does more.")
+            continue
+        problem = _compile_call_problem(document, call) or _hoistable_target_problem(document, statement, loop, name)
+        if problem:
+            reasons.append(f"line {line}: {problem}")
+            continue
+        document.replace(statement, _removed)
+        document.insert_before(loop, statement)
+        return document.result(
+            f"`{name}` was compiled from the same literal pattern on every iteration (a lookup in re's cache at best, "
+            "a full compile once the cache of 512 patterns overflows); it is compiled once before the loop."
+        )
+    return None
+
+
+def _compile_call_problem(document: _Document, call: cst.Call) -> str | None:
+    """Why `re.compile(...)` cannot be done ahead: a pattern that is not a literal, flags that are not constants."""
+    if len(call.args) > 2 or any(arg.star for arg in call.args):
+        return "re.compile takes more than a pattern and flags here."
+    # Flags passed positionally are checked as the keyword they stand for, so one check covers both spellings.
+    as_keywords = [
+        arg.with_changes(keyword=cst.Name("flags"), equal=cst.AssignEqual())
+        if index == 1 and arg.keyword is None
+        else arg
+        for index, arg in enumerate(call.args)
+    ]
+    return _regex_call_problem(document, call.with_changes(args=as_keywords), 0)
 
 
 def rewrite_hoist_json_loads(span: SourceSpan) -> Rewrite:
@@ -468,13 +521,16 @@ def rewrite_hoist_invariant_call(span: SourceSpan) -> Rewrite:
 
 
 def rewrite_memoize_pure_function(span: SourceSpan) -> Rewrite:
-    """A module-level pure function of hashable arguments → `@functools.lru_cache(maxsize=None)`."""
+    """A module-level pure function of hashable arguments → `@functools.lru_cache(maxsize=None)`.
+
+    The lines may hold a call of the function (what the scan reports: the call repeated in a loop) or its
+    definition. A call names the function to cache, the one being called; the function around the call is the
+    caller, and caching it would be a different, usually wrong, change.
+    """
     document = _Document(span)
     reasons: list[str] = []
     pure_functions = _pure_module_functions(document)
-    for function in document.module.body:
-        if not isinstance(function, cst.FunctionDef) or not document.in_span(function):
-            continue
+    for function in _memoize_candidates(document):
         name = function.name.value
         if name not in pure_functions:
             reasons.append(f"{name}: {_purity_problem(document, function, set()) or 'not a pure function'}")
@@ -494,6 +550,39 @@ def rewrite_memoize_pure_function(span: SourceSpan) -> Rewrite:
             "results are cached by argument with functools.lru_cache and repeated calls are answered from the cache."
         )
     raise _not_applicable(span, "a module-level pure function of hashable arguments", reasons)
+
+
+def _memoize_candidates(document: _Document) -> list[cst.FunctionDef]:
+    """The module-level functions called by name in the lines, then those whose `def` line is in them, each once."""
+    functions: dict[str, cst.FunctionDef] = {}
+    for statement in document.module.body:
+        if isinstance(statement, cst.FunctionDef):
+            functions.setdefault(statement.name.value, statement)
+    candidates: list[cst.FunctionDef] = []
+    for call in document.nodes_in_span(cst.Call):
+        callee = functions.get(call.func.value) if isinstance(call.func, cst.Name) else None
+        if callee is not None and callee not in candidates and _calls_module_function(document, call):
+            candidates.append(callee)
+    for function in functions.values():
+        header_line = document.positions[function.name].start.line
+        if _span_holds_line(document.span, header_line) and function not in candidates:
+            candidates.append(function)
+    return candidates
+
+
+def _span_holds_line(span: SourceSpan, line: int) -> bool:
+    """Whether a single line is one of the span's lines."""
+    return span.start_line <= line <= span.end_line
+
+
+def _calls_module_function(document: _Document, call: cst.Call) -> bool:
+    """Whether a call's name means the module-level function, not a local or parameter of the same name."""
+    assert isinstance(call.func, cst.Name)
+    scope = document.scope_of(call)
+    if scope is document.module or not isinstance(scope, cst.FunctionDef):
+        return True
+    local_names = _assigned_names(scope.body) | {param.name.value for param in _all_params(scope.params)}
+    return call.func.value not in local_names
 
 
 def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
@@ -622,6 +711,32 @@ def _name_references(document: _Document, scope: cst.CSTNode, name: str) -> list
             continue
         references.append(node)
     return references
+
+
+def _lists_tested_in_span(document: _Document) -> list[cst.Assign]:
+    """The `NAME = [...]` bindings behind `x in NAME` tests in the lines: the scan points at the test, in the loop.
+
+    The name is looked up where Python would find it: the enclosing function when it binds the name, else the module.
+    """
+    found: list[cst.Assign] = []
+    for comparison in document.nodes_in_span(cst.Comparison):
+        for target in comparison.comparisons:
+            if not isinstance(target.operator, cst.In | cst.NotIn) or not isinstance(target.comparator, cst.Name):
+                continue
+            name = target.comparator.value
+            scope = document.scope_of(comparison)
+            if isinstance(scope, cst.FunctionDef) and name not in _assigned_names(scope.body):
+                scope = document.module
+            for assign in _walk(scope):
+                if (
+                    isinstance(assign, cst.Assign)
+                    and _single_name_target(assign) == name
+                    and isinstance(assign.value, cst.List)
+                    and document.scope_of(assign) is scope
+                    and assign not in found
+                ):
+                    found.append(assign)
+    return found
 
 
 def _membership_only_problem(document: _Document, assign: cst.Assign, name: str) -> str | None:

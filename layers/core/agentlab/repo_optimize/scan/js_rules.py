@@ -246,10 +246,15 @@ def array_membership_in_loop(module: JsModule) -> list[Finding]:
                 continue
             reported = parent
         function = child_field(node, "function")
-        receiver = _array_receiver(module, child_field(function, "object") if function else None, loop)
+        receiver_node = child_field(function, "object") if function else None
+        receiver = _array_receiver(module, receiver_node, loop)
         if receiver is None or len(call_arguments(node)) != 1:
             continue
         what, risk, impact = receiver
+        # The template rewrites `[literals].includes(x)`; other arrays are left to a model's patch.
+        literal_includes = (
+            method_name(node) == "includes" and receiver_node is not None and receiver_node.type == "array"
+        )
         rationale = (
             f"`{describe(reported)}` scans {what} one element at a time on each iteration of {loop.description}; "
             "a `Set` built once answers `has` in constant time with the same equality (SameValueZero)."
@@ -261,7 +266,7 @@ def array_membership_in_loop(module: JsModule) -> list[Finding]:
                 rationale,
                 risk=risk,
                 impact=impact,
-                template="list-to-set-membership",
+                template="list-to-set-membership" if literal_includes else None,
             )
         )
     return findings
@@ -291,7 +296,10 @@ def regexp_in_loop(module: JsModule) -> list[Finding]:
                 rationale,
                 risk="medium" if stateful else "low",
                 impact="low",
-                template="hoist-regex-compile",
+                # The template shares one RegExp of string literals; a stateful one or a variable pattern is not.
+                template=None
+                if stateful or not all(item.type == "string" for item in arguments)
+                else "hoist-regex-compile",
             )
         )
     return findings
@@ -659,6 +667,17 @@ def _request_handlers(root: Node) -> list[tuple[Node, str]]:
     return list(handlers.values())
 
 
+def _is_inline_route_function(handler: Node) -> bool:
+    """Whether a handler is a function written in a route registration's arguments, the one the template rewrites.
+
+    Making a Nest method, a Next route export or a named function async changes its signature for other callers,
+    so those are left to a model's patch.
+    """
+    return handler.type in {"arrow_function", "function_expression", "function"} and (
+        handler.parent is not None and handler.parent.type == "arguments"
+    )
+
+
 def sync_fs_in_handler(module: JsModule) -> list[Finding]:
     """`fs.readFileSync` and friends inside a request handler: the whole server waits for the disk."""
     findings: list[Finding] = []
@@ -685,7 +704,7 @@ def sync_fs_in_handler(module: JsModule) -> list[Finding]:
                     rationale,
                     risk="medium",
                     impact="high",
-                    template=_ASYNC_FS_TEMPLATES.get(name),
+                    template=_ASYNC_FS_TEMPLATES.get(name) if _is_inline_route_function(handler) else None,
                 )
             )
     return findings

@@ -123,6 +123,8 @@ def list_membership_in_loop(module: PythonModule) -> list[Finding]:
         for operator, container in zip(node.ops, node.comparators, strict=True):
             if not isinstance(operator, ast.In | ast.NotIn):
                 continue
+            # The template rewrites a list display: in the test itself, or the one binding of the tested name.
+            template: str | None = "list-to-set-membership"
             if isinstance(container, ast.List) and container.elts:
                 hashable = all(isinstance(item, ast.Constant) for item in container.elts)
                 large = len(container.elts) >= _LARGE_LITERAL_ITEMS
@@ -139,6 +141,8 @@ def list_membership_in_loop(module: PythonModule) -> list[Finding]:
                 if literal is not None:
                     risk = "low" if all(isinstance(item, ast.Constant) for item in literal.elts) else "medium"
                     impact = "medium" if len(literal.elts) >= _LARGE_LITERAL_ITEMS else "low"
+                else:
+                    template = None
             else:
                 continue
             rationale = (
@@ -152,7 +156,7 @@ def list_membership_in_loop(module: PythonModule) -> list[Finding]:
                     rationale,
                     risk=risk,
                     impact=impact,
-                    template="list-to-set-membership",
+                    template=template,
                 )
             )
     return findings
@@ -203,7 +207,15 @@ def regex_in_loop(module: PythonModule) -> list[Finding]:
             "so it can be compiled once before the loop."
         )
         findings.append(
-            _finding("regex-compile-in-loop", node, rationale, risk="low", impact="low", template="hoist-regex-compile")
+            _finding(
+                "regex-compile-in-loop",
+                node,
+                rationale,
+                risk="low",
+                impact="low",
+                # The template compiles a literal pattern; a pattern held by a name is left to a model's patch.
+                template="hoist-regex-compile" if isinstance(pattern, ast.Constant) else None,
+            )
         )
     return findings
 
@@ -254,7 +266,15 @@ def string_concat_in_loop(module: PythonModule) -> list[Finding]:
             f"at each step ({why}); collecting the pieces in a list and joining them once is linear."
         )
         findings.append(
-            _finding("string-concat-in-loop", node, rationale, risk="low", impact=impact, template="join-string-concat")
+            _finding(
+                "string-concat-in-loop",
+                node,
+                rationale,
+                risk="low",
+                impact=impact,
+                # The template collects the pieces of a local name; an attribute or item outlives the function.
+                template="join-string-concat" if isinstance(target, ast.Name) else None,
+            )
         )
     return findings
 
@@ -570,6 +590,22 @@ def _hoistable_callee(node: ast.Call, scope: LoopScope, module: PythonModule) ->
     return None
 
 
+def _is_hoistable_assignment(node: ast.Call, scope: LoopScope, callee: str) -> bool:
+    """Whether the call is the shape the template moves: `name = builtin(names or literals)` in the loop's body."""
+    if callee == "str.join":
+        return False
+    if not all(isinstance(argument, ast.Name | ast.Constant) for argument in node.args) or node.keywords:
+        return False
+    body = scope.loop.body if isinstance(scope.loop, ast.For | ast.AsyncFor | ast.While) else []
+    return any(
+        isinstance(statement, ast.Assign)
+        and statement.value is node
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+        for statement in body
+    )
+
+
 def invariant_call_in_loop(module: PythonModule) -> list[Finding]:
     """`sorted(x)`, `set(x)`, `",".join(x)`… of names the loop never touches: the same result rebuilt per iteration."""
     findings: list[Finding] = []
@@ -593,7 +629,12 @@ def invariant_call_in_loop(module: PythonModule) -> list[Finding]:
         )
         findings.append(
             _finding(
-                "invariant-call-in-loop", node, rationale, risk="low", impact="medium", template="hoist-invariant-call"
+                "invariant-call-in-loop",
+                node,
+                rationale,
+                risk="low",
+                impact="medium",
+                template="hoist-invariant-call" if _is_hoistable_assignment(node, scope, callee) else None,
             )
         )
     return findings
