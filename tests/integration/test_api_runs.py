@@ -256,6 +256,33 @@ def test_a_cancel_holds_when_stopping_the_execution_fails(
     assert api.get(f"/v1/runs/{run['id']}").json()["error"]["code"] == "cancelled"
 
 
+def test_a_cancel_holds_when_reporting_its_end_loses_races(
+    platform: Platform, api: EventClient, agent: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentlab.errors import ConcurrentUpdate
+    from agentlab.workflow.run_events import RunEvents
+
+    real_ended = RunEvents.ended
+    attempts: list[str] = []
+
+    def contended(self: RunEvents, run: Any) -> None:
+        attempts.append(run.status)
+        if len(attempts) <= 2:
+            raise ConcurrentUpdate("the usage of the run could not be rolled up; retry")
+        real_ended(self, run)
+
+    run = start_run(api, agent, script=AWAIT_APPROVAL)
+    wait_for(api, run["id"], {"waiting_approval"})
+    monkeypatch.setattr(RunEvents, "ended", contended)
+
+    response = api.post(f"/v1/runs/{run['id']}/cancel")
+
+    assert response.status == 200, response.text
+    assert response.json()["status"] == "cancelled"
+    assert attempts == ["cancelled", "cancelled", "cancelled"]  # tried again until it was reported
+    assert api.get(f"/v1/runs/{run['id']}").json()["cost"] is not None  # and the roll-up it holds was made
+
+
 def test_a_finished_run_cannot_be_cancelled(platform: Platform, api: EventClient, agent: str) -> None:
     run = settle(api, [start_run(api, agent)["id"]])[0]
     executions_ended(platform, [run["id"]])

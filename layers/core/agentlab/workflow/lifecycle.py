@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from aws_lambda_powertools import Logger
 
 from agentlab import metrics
-from agentlab.errors import AgentlabError, Conflict, NotFound, Unprocessable
+from agentlab.errors import AgentlabError, ConcurrentUpdate, Conflict, NotFound, Unprocessable
 from agentlab.ids import new_ulid
 from agentlab.llm.pricing import PriceTable, require_priced
 from agentlab.models import Caller, Run, RunCreate, utc_now
@@ -160,8 +160,27 @@ def cancel_run(caller: Caller, run_id: str, services: RunServices) -> Run:
     # Stopping the execution means no finalize step counts this run's end, so it is counted here.
     metrics.run_ended("cancelled")
     if services.events is not None:
-        services.events.ended(cancelled)
+        _report_cancelled(services.events, cancelled)
     return cancelled
+
+
+_REPORT_ATTEMPTS = 4
+
+
+def _report_cancelled(events: RunEvents, cancelled: Run) -> None:
+    """What follows the run's end (its usage roll-up, webhooks, its schedule), tried again when it loses a race: the
+    run's steps may still be writing while it is cancelled, and no Finalize will report this end. Each consequence
+    is idempotent. A cancellation that took effect is never answered as an error; one that could not be reported is
+    logged."""
+    for attempt in range(1, _REPORT_ATTEMPTS + 1):
+        try:
+            events.ended(cancelled)
+            return
+        except ConcurrentUpdate:
+            if attempt == _REPORT_ATTEMPTS:
+                logger.warning("the end of a cancelled run could not be reported", extra={"run_id": cancelled.id})
+                return
+            time.sleep(0.25 * attempt)
 
 
 _START_ATTEMPTS = 3
