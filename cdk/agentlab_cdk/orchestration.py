@@ -39,7 +39,9 @@ REPO_SECRETS = "agentlab/*/repos/*"
 
 # What each step does besides reading and writing the table. A step not named here gets the table only.
 MODEL_STEPS = frozenset({"think", "evaluate"})
-BLOB_STEPS = frozenset({"think", "execute", "check_goal", "evaluate", "repo_checkout", "repo_baseline"})
+BLOB_STEPS = frozenset(
+    {"think", "execute", "check_goal", "evaluate", "repo_checkout", "repo_baseline", "repo_discover"}
+)
 # Read the checked-out tree and write nothing to the bucket.
 BLOB_READING_STEPS = frozenset({"repo_detect"})
 # Talk to a task's kernel: they run inside the sandbox VPC, start, watch and stop tasks.

@@ -13,7 +13,7 @@ from infra_helpers import Synthesized, actions_of_role, as_list, flat, role_of_f
 
 ROOT = Path(__file__).resolve().parents[2]
 ASL = ROOT / "statemachines" / "repo_optimize.asl.json"
-REPO_STEPS = ("repo_checkout", "repo_detect", "repo_baseline")
+REPO_STEPS = ("repo_checkout", "repo_detect", "repo_baseline", "repo_discover")
 REPO_SECRETS = "arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:agentlab/*/repos/*-??????"
 EXECUTIONS = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:Agentlab-repo-optimize:*"
 BEARER_CONDITION = {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}}
@@ -67,6 +67,7 @@ def test_the_state_machine_exists_with_every_placeholder_substituted(synth: Synt
         "RepoCheckoutFunctionArn": "repo_checkout",
         "RepoDetectFunctionArn": "repo_detect",
         "RepoBaselineFunctionArn": "repo_baseline",
+        "RepoDiscoverFunctionArn": "repo_discover",
         "FinalizeFunctionArn": "finalize",
         "RecordFailureFunctionArn": "record_failure",
     }
@@ -80,7 +81,7 @@ def test_the_state_machine_exists_with_every_placeholder_substituted(synth: Synt
     )
 
 
-def test_the_three_steps_exist_with_the_step_timeout_and_their_own_roles(synth: Synthesized) -> None:
+def test_the_repo_steps_exist_with_the_step_timeout_and_their_own_roles(synth: Synthesized) -> None:
     roles = set()
     for name in REPO_STEPS:
         props = function_of(synth, name)["Properties"]
@@ -95,6 +96,7 @@ def test_checkout_runs_outside_any_vpc_with_room_to_unpack(synth: Synthesized) -
     assert "VpcConfig" not in props, "the sandbox subnets have no internet route to reach a Git host"
     assert props["EphemeralStorage"] == {"Size": 2048}
     assert "VpcConfig" not in function_of(synth, "repo_detect")["Properties"]
+    assert "VpcConfig" not in function_of(synth, "repo_discover")["Properties"]
 
 
 def test_baseline_runs_in_the_sandbox_subnets_behind_the_cell_functions_group(synth: Synthesized) -> None:

@@ -4,6 +4,7 @@ network: the small `python-pytest` and `express-ts` fixtures, end to end on moto
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from apiclient import EventClient
@@ -41,7 +42,7 @@ def test_python_pytest_installs_runs_its_tests_and_its_pytest_benchmark_k_times(
     run, baseline = baseline_of(api, path)
     assert run["status"] == "succeeded", (run["error"], [p["output_tail"][-3000:] for p in baseline["phases"][2:3]])
     assert baseline["commit_sha"] == head(path)
-    assert phases(baseline) == ["prepare", "install", "test", "bench", "bench", "bench"]
+    assert phases(baseline) == ["prepare", "install", "test", "bench", "bench", "bench", "profile"]
     assert baseline["phases"][1]["command"] == "pip install -e '.[test]'" and baseline["phases"][1]["network"]
     tests = baseline["tests"]
     assert tests["source"] == "junit" and tests["failed"] == 0 and tests["passed"] == tests["total"] >= 4
@@ -56,9 +57,36 @@ def test_express_ts_installs_from_npm_runs_node_test_and_its_bench_script(api: E
     path = fixture_repo("express-ts", tmp_path)
     run, baseline = baseline_of(api, path)
     assert run["status"] == "succeeded", (run["error"], [p["output_tail"][-3000:] for p in baseline["phases"][2:3]])
-    assert phases(baseline) == ["prepare", "install", "test", "bench", "bench", "bench"]
+    assert phases(baseline) == ["prepare", "install", "test", "bench", "bench", "bench", "profile"]
     assert baseline["phases"][1]["command"] == "npm ci"
     assert baseline["tests"]["failed"] == 0 and baseline["tests"]["passed"] >= 3
     assert baseline["benchmark"]["source"] == "json-samples"
     (series,) = baseline["benchmark"]["series"]
     assert len(series["samples"]) == series["summary"]["n"] >= 3
+
+
+def artifact(api: EventClient, run_id: str, name: str, platform: Any) -> Any:
+    import json
+
+    listed = api.get(f"/v1/runs/{run_id}/artifacts").json()["items"]
+    found = next((a for a in listed if a["name"] == name), None)
+    assert found is not None, ([a["name"] for a in listed], api.get(f"/v1/runs/{run_id}/baseline").json()["phases"][-1])
+    key = f"orgs/{found['org_id']}/runs/{run_id}/artifacts/{found['id']}/{name}"
+    body = platform.clients.s3.get_object(Bucket=platform.settings.bucket_name, Key=key)["Body"].read()
+    return json.loads(body)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "planted_file"), [("python-pytest", "src/fastmath/__init__.py"), ("express-ts", "src/primes.mjs")]
+)
+def test_the_profile_ranks_the_planted_slow_path_first_among_the_candidates(
+    api: EventClient, platform: Any, tmp_path: Path, fixture: str, planted_file: str
+) -> None:
+    run, _ = baseline_of(api, fixture_repo(fixture, tmp_path))
+    assert run["status"] == "succeeded", run["error"]
+    profile = artifact(api, run["id"], "profile.json", platform)
+    assert profile["files"].get(planted_file, 0) > 0, profile["files"]
+    candidates = artifact(api, run["id"], "candidates.json", platform)["candidates"]
+    assert candidates and candidates[0]["opportunity"]["file"] == planted_file
+    assert candidates[0]["patch"]["template"] == "list-to-set-membership"
+    assert run["result"].endswith("candidate patches found (not validated yet)")

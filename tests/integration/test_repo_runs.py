@@ -77,7 +77,15 @@ def test_a_node_repository_gets_its_commands_detected_and_a_baseline_with_raw_sa
     assert run["workflow"] == "repo_optimize" and run["repo"]["commit_sha"] == head(path)
     assert baseline is not None and baseline["status"] == "succeeded"
     assert baseline["commit_sha"] == head(path)
-    assert [p["phase"] for p in baseline["phases"]] == ["prepare", "install", "test", "bench", "bench", "bench"]
+    assert [p["phase"] for p in baseline["phases"]] == [
+        "prepare",
+        "install",
+        "test",
+        "bench",
+        "bench",
+        "bench",
+        "profile",
+    ]
     install = baseline["phases"][1]
     assert install["network"] is True and install["exit_code"] == 0
     assert all(not p["network"] for p in baseline["phases"] if p["phase"] != "install")
@@ -87,9 +95,10 @@ def test_a_node_repository_gets_its_commands_detected_and_a_baseline_with_raw_sa
     assert len(series["samples"]) == 45  # 15 samples a run, three runs, every one kept
     assert series["summary"]["n"] == 45 and series["summary"]["min"] <= series["summary"]["median"]
     artifacts = {a["name"] for a in api.get(f"/v1/runs/{run['id']}/artifacts").json()["items"]}
-    assert {"baseline.json", "logs.txt", "trace.json"} <= artifacts
+    assert {"baseline.json", "logs.txt", "trace.json", "profile.json", "candidates.json"} <= artifacts
     steps = [s["type"] for s in api.get(f"/v1/runs/{run['id']}/steps").json()["items"]]
-    assert steps[:2] == ["checkout", "detect"] and steps.count("phase") == 6
+    assert steps[:2] == ["checkout", "detect"] and steps.count("phase") == 7 and steps[-1] == "discover"
+    assert run["result"].endswith("candidate patches found (not validated yet)")
 
     # And the detection is on the repository's config, with its evidence
     config = api.get(f"/v1/repos/{repo['id']}/config").json()

@@ -96,11 +96,28 @@ def test_paths_leaving_the_repository_and_bad_numbers_are_not_taken() -> None:
         ("python", "pytest --benchmark-only", 'python -m cProfile -o "R/profile.pstats" -m pytest --benchmark-only'),
         ("python", "python bench/run.py --n 5", 'python -m cProfile -o "R/profile.pstats" bench/run.py --n 5'),
         ("python", "python -m mybench", 'python -m cProfile -o "R/profile.pstats" -m mybench'),
-        ("node", "npm run bench", 'NODE_OPTIONS="--cpu-prof --cpu-prof-dir=R/cpuprofile" npm run bench'),
+        ("node", "npm run bench", 'mkdir -p "R/profiling-bin" && real="$(command -v node)"'),
     ],
 )
 def test_the_benchmark_runs_once_more_under_its_languages_profiler(language: str, command: str, expected: str) -> None:
     assert profiled_command(language, command, "R", "S.py").startswith(expected)
+
+
+@pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed")
+def test_every_node_an_npm_script_starts_writes_a_profile(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "package.json").write_text(
+        json.dumps({"name": "x", "version": "1.0.0", "scripts": {"bench": "node bench.js"}})
+    )
+    (repo / "bench.js").write_text(SLOW_JS)
+    reports = tmp_path / "reports"
+    command = profiled_command("node", "npm run bench", str(reports), "unused")
+    subprocess.run(["/bin/sh", "-c", command], cwd=repo, check=True, timeout=120, capture_output=True)
+    profiles = [p.read_bytes() for p in (reports / "cpuprofile").glob("*.cpuprofile")]
+    assert len(profiles) >= 2  # npm's own node, and the script's
+    shares = shares_from_cpuprofiles(profiles, [str(tmp_path / "elsewhere"), str(repo)])
+    assert set(shares.files) == {"bench.js"}
 
 
 def test_a_command_with_no_profiler_is_refused() -> None:

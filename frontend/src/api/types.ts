@@ -28,7 +28,8 @@ export type StepType =
   | "error"
   | "checkout"
   | "detect"
-  | "phase";
+  | "phase"
+  | "discover";
 export type EnvType = "str" | "int" | "float" | "bool" | "json";
 export type Role = "admin" | "operator" | "member" | "viewer";
 export const ROLES: Role[] = ["viewer", "member", "operator", "admin"];

@@ -113,4 +113,21 @@ describe("repo run steps", () => {
     expect(within(item).getByText("repo_too_large").tagName).toBe("CODE");
     expect(item.textContent).toContain("over 200 MB");
   });
+
+  it("show what discovery found and the candidates, best first", async () => {
+    const item = await show(
+      step(12, "discover", {
+        scanned_files: 4,
+        opportunities: 3,
+        candidates: 1,
+        profiled: true,
+        top: [{ id: "abc", type: "list-membership-in-loop", file: "src/primes.mjs", line: 7, template: "list-to-set-membership" }],
+      }),
+    );
+    expect(item.getAttribute("aria-label")).toBe("Step 12: Discover");
+    expect(item.textContent).toContain("3 findings in 4 files · 1 candidate");
+    expect(item.textContent).toContain("ranked by the profile");
+    expect(within(item).getByText("list-membership-in-loop").tagName).toBe("CODE");
+    expect(item.textContent).toContain("src/primes.mjs:7");
+  });
 });

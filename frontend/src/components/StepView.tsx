@@ -34,6 +34,7 @@ const TITLES: Record<Step["type"], string> = {
   checkout: "Checkout",
   detect: "Detect commands",
   phase: "Phase",
+  discover: "Discover",
 };
 
 function str(value: unknown): string {
@@ -411,6 +412,26 @@ function PhaseDetail({ detail }: { detail: Detail }) {
   );
 }
 
+/** A repo run's discovery: what the scan found and the candidate patches it made, best first. */
+function DiscoverDetail({ detail }: { detail: Detail }) {
+  const top = (detail.top ?? []) as { id: string; type: string; file: string; line: number; template?: string }[];
+  return (
+    <>
+      <p>
+        {str(detail.opportunities)} findings in {str(detail.scanned_files)} files · {str(detail.candidates)} candidate
+        patches{detail.profiled ? " · ranked by the profile" : ""}
+      </p>
+      <ul className="detected-commands">
+        {top.map((candidate) => (
+          <li key={candidate.id}>
+            <code>{candidate.type}</code> {candidate.file}:{candidate.line}
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}
+
 /** `ended`: the run ended after this step (a reply it would have asked again for stopped the run instead). */
 export function StepView({ step, artifacts, ended = false }: { step: Step; artifacts: Map<string, Artifact>; ended?: boolean }) {
   const api = useApi();
@@ -443,6 +464,7 @@ export function StepView({ step, artifacts, ended = false }: { step: Step; artif
       {step.type === "checkout" && <CheckoutDetail detail={detail} />}
       {step.type === "detect" && <DetectDetail detail={detail} />}
       {step.type === "phase" && <PhaseDetail detail={detail} />}
+      {step.type === "discover" && <DiscoverDetail detail={detail} />}
       {step.type === "error" && (
         <p className="error-text">
           <code>{str(detail.code)}</code> {str(detail.message)}

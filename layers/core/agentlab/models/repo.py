@@ -197,7 +197,7 @@ class RepoTarget(BaseModel):
 
 
 # The baseline -----------------------------------------------------------------------------------------------------
-PhaseName = Literal["prepare", "install", "build", "typecheck", "test", "test_rerun", "bench"]
+PhaseName = Literal["prepare", "install", "build", "typecheck", "test", "test_rerun", "bench", "profile"]
 PhaseLimit = Literal["timeout", "cpu", "memory", "processes", "file_size", "disk", "output"]
 BaselineFailureCode = Literal[
     "workspace_failed",

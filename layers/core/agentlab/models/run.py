@@ -14,7 +14,9 @@ from agentlab.models.usage import CostBreakdown
 
 RunStatus = Literal["queued", "running", "waiting_approval", "succeeded", "failed", "cancelled", "budget_exceeded"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "budget_exceeded"})
-StepType = Literal["think", "critique", "execute", "evaluate", "approval", "error", "checkout", "detect", "phase"]
+StepType = Literal[
+    "think", "critique", "execute", "evaluate", "approval", "error", "checkout", "detect", "phase", "discover"
+]
 Workflow = Literal["agent_run", "repo_optimize"]
 EnvType = Literal["str", "int", "float", "bool", "json"]
 

@@ -36,18 +36,22 @@ from agentlab.repo_optimize.checkout_step import checked_out_run, repo_settings
 from agentlab.repo_optimize.outputs import (
     BASELINE_ARTIFACT,
     LOGS_ARTIFACT,
+    PROFILE_ARTIFACT,
     TRACE_ARTIFACT,
     add_artifact,
     baseline_key,
     log_key,
+    profile_key,
     progress_key,
     put_json,
     read_json,
     source_key,
 )
 from agentlab.repo_optimize.phases import (
+    REPO_DIR,
     REPORTS_DIR,
     SOURCE_TARBALL,
+    STATE_DIR,
     PhaseOutcome,
     PhaseSpec,
     parse_outcome,
@@ -120,6 +124,8 @@ class Progress(BaseModel):
     bench_runs: int = 0
     notes: list[str] = Field(default_factory=list)
     failure: BaselineFailure | None = None
+    # The profiled benchmark's shares of time per file (agentlab/repo_optimize/profile.py), when it was taken.
+    profile: dict[str, Any] | None = None
 
 
 def baseline(deps: StepDeps, ref: StepRef) -> dict[str, str]:
@@ -174,6 +180,11 @@ def plan_baseline(deps: StepDeps, run: Run, settings: RepoSettings) -> Progress:
                 PlannedPhase(
                     phase="bench", command=bench.command, working_directory=bench.working_directory, run=number
                 )
+            )
+        if language in ("python", "node"):
+            # Once more under the profiler, for Discover to rank what it finds by where the time goes.
+            progress.plan.append(
+                PlannedPhase(phase="profile", command=bench.command, working_directory=bench.working_directory)
             )
     return progress
 
@@ -245,9 +256,15 @@ def run_phase(
         name = f"{len(progress.phases) + 1:02d}-{planned.phase}{suffix}"
         report = f"{REPORTS_DIR}/{name}.{'json' if planned.phase == 'bench' else 'xml'}"
         timeout_s = _timeout(settings, planned.phase)
+        command = command_for(planned, report=f"$AGENTLAB_WORKSPACE/{report}")
+        if planned.phase == "profile":
+            profiled = _profile_command(session, progress, planned)
+            if profiled is None:
+                return
+            command = profiled
         spec = PhaseSpec(
             name=planned.phase,
-            command=command_for(planned, report=f"$AGENTLAB_WORKSPACE/{report}"),
+            command=command,
             working_directory=planned.working_directory,
             timeout_s=timeout_s,
             cpu_s=settings.repo_phase_cpu_s,
@@ -338,6 +355,9 @@ def _interpret(session: Any, progress: Progress, ran: Ran) -> None:
     if planned.phase in ("test", "test_rerun"):
         _interpret_tests(session, progress, ran)
         return
+    if planned.phase == "profile":
+        _interpret_profile(session, progress, outcome)
+        return
     _interpret_bench(session, progress, outcome, record, ran.log, ran.report)
 
 
@@ -412,6 +432,51 @@ def _tests(parsed: Any) -> BaselineTests:
         failures=list(parsed.failures),
         duration_s=parsed.duration_s,
     )
+
+
+PROFILE_SCRIPT = f"{STATE_DIR}/profile_summary.py"
+
+
+def _profile_command(session: Any, progress: Progress, planned: PlannedPhase) -> str | None:
+    """The benchmark under the repository language's profiler; None (with a note) where there is none for it."""
+    from agentlab.repo_optimize.profile import SUMMARY_SCRIPT, ProfileUnreadable, profiled_command
+
+    try:
+        command = profiled_command(
+            progress.language, planned.command, "$AGENTLAB_REPORTS", f"$AGENTLAB_WORKSPACE/{PROFILE_SCRIPT}"
+        )
+    except ProfileUnreadable as exc:
+        progress.notes.append(f"the benchmark was not profiled: {exc}")
+        return None
+    session.put_file(PROFILE_SCRIPT, SUMMARY_SCRIPT.encode())
+    return command
+
+
+def _interpret_profile(session: Any, progress: Progress, outcome: PhaseOutcome) -> None:
+    """A profile that could not be taken or read is a note: Discover then ranks without it."""
+    from agentlab.repo_optimize.profile import (
+        CPU_PROFILE_DIR,
+        SUMMARY_FILE,
+        ProfileUnreadable,
+        shares_from_cpuprofiles,
+        shares_from_python_summary,
+    )
+
+    if not outcome.ok:
+        progress.notes.append(f"the benchmark could not be profiled (exit {outcome.exit_code}, {outcome.limit})")
+        return
+    try:
+        if progress.language == "python":
+            shares = shares_from_python_summary(session.read_file(f"{REPORTS_DIR}/{SUMMARY_FILE}"))
+        else:
+            folder = f"{REPORTS_DIR}/{CPU_PROFILE_DIR}/"
+            names = [f.path for f in session.list_files() if f.path.startswith(folder)][:20]
+            roots = [f"{session.workspace}/{REPO_DIR}", f"/workspace/{REPO_DIR}"]
+            shares = shares_from_cpuprofiles([session.read_file(name) for name in names], roots)
+    except (ProfileUnreadable, OSError, ValueError) as exc:
+        progress.notes.append(f"the benchmark's profile could not be read: {exc}")
+        return
+    progress.profile = shares.model_dump(mode="json")
 
 
 def _interpret_bench(
@@ -519,11 +584,13 @@ def finish(deps: StepDeps, run: Run, progress: Progress) -> dict[str, str]:
     add_artifact(deps.blobs, deps.runs, run.org_id, run.id, LOGS_ARTIFACT, logs_text(deps, progress).encode())
     trace = [entry.model_dump(mode="json") for entry in progress.trace]
     add_artifact(deps.blobs, deps.runs, run.org_id, run.id, TRACE_ARTIFACT, _json_bytes({"phases": trace}))
+    if progress.profile is not None:
+        put_json(deps.blobs, profile_key(run.org_id, run.id), progress.profile)
+        add_artifact(deps.blobs, deps.runs, run.org_id, run.id, PROFILE_ARTIFACT, _json_bytes(progress.profile))
     deps.blobs.delete(progress_key(run.org_id, run.id))
     if failure is not None:
         return fail_run(deps, ref, failure.code, failure.message)
-    deps.runs.transition(run.org_id, run.id, "succeeded", result=result.summary_line())
-    return step_output(ref, "end")
+    return step_output(ref, "discover")
 
 
 def _json_bytes(value: Any) -> bytes:

@@ -16,6 +16,8 @@ from agentlab.store.runs import RunStore
 BASELINE_ARTIFACT = "baseline.json"
 LOGS_ARTIFACT = "logs.txt"
 TRACE_ARTIFACT = "trace.json"
+PROFILE_ARTIFACT = "profile.json"
+CANDIDATES_ARTIFACT = "candidates.json"
 
 
 def repo_run_key(org_id: str, run_id: str, name: str) -> str:
@@ -28,6 +30,10 @@ def source_key(org_id: str, run_id: str) -> str:
 
 def baseline_key(org_id: str, run_id: str) -> str:
     return repo_run_key(org_id, run_id, BASELINE_ARTIFACT)
+
+
+def profile_key(org_id: str, run_id: str) -> str:
+    return repo_run_key(org_id, run_id, PROFILE_ARTIFACT)
 
 
 def progress_key(org_id: str, run_id: str) -> str:

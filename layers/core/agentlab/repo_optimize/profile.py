@@ -80,7 +80,15 @@ def profiled_command(language: str, bench_command: str, reports_dir: str, summar
         summary = f'python "{summary_script}" "{dump}" "{reports_dir}/{SUMMARY_FILE}" .'
         return f"{run} && {summary}"
     if language == "node":
-        return f'NODE_OPTIONS="--cpu-prof --cpu-prof-dir={reports_dir}/{CPU_PROFILE_DIR}" {bench_command}'
+        # Node.js refuses --cpu-prof in NODE_OPTIONS: a `node` first on PATH adds it to every node the command starts
+        # (npm's scripts included).
+        profiles, wrappers = f"{reports_dir}/{CPU_PROFILE_DIR}", f"{reports_dir}/profiling-bin"
+        wrapper = (
+            f'mkdir -p "{wrappers}" && real="$(command -v node)" && '
+            f'printf \'#!/bin/sh\\nexec "%s" --cpu-prof --cpu-prof-dir="%s" "$@"\\n\' "$real" "{profiles}" '
+            f'> "{wrappers}/node" && chmod +x "{wrappers}/node"'
+        )
+        return f'{wrapper} && PATH="{wrappers}:$PATH" {bench_command}'
     raise ProfileUnreadable(f"no profiler for {language} repositories")
 
 
@@ -139,10 +147,10 @@ def shares_from_python_summary(data: bytes) -> ProfileShares:
     )
 
 
-def shares_from_cpuprofiles(profiles: list[bytes], repo_root: str) -> ProfileShares:
+def shares_from_cpuprofiles(profiles: list[bytes], repo_root: str | list[str]) -> ProfileShares:
     """V8 CPU profiles (`.cpuprofile`, one per node process): self time per node is its hit count times the sampling
-    interval, summed per file of the repository (`repo_root`, as the sandbox saw it)."""
-    root = repo_root.rstrip("/") + "/"
+    interval, summed per file of the repository (`repo_root`: where the sandbox saw it, or each place it may have)."""
+    roots = [root.rstrip("/") + "/" for root in ([repo_root] if isinstance(repo_root, str) else repo_root)]
     files: dict[str, float] = {}
     hot: dict[tuple[str, int, str], float] = {}
     total = 0.0
@@ -161,7 +169,8 @@ def shares_from_cpuprofiles(profiles: list[bytes], repo_root: str) -> ProfileSha
             frame = node.get("callFrame") or {}
             url = str(frame.get("url") or "")
             path = unquote(urlsplit(url).path) if url.startswith("file://") else url
-            if not path.startswith(root):
+            root = next((root for root in roots if path.startswith(root)), None)
+            if root is None:
                 continue
             relative = _safe_relative(path[len(root) :])
             if relative is None or relative.startswith("node_modules/"):

@@ -23,6 +23,8 @@ class RepoSettings(StepSettings):
     repo_phase_memory_mb: int = Field(default=2_048, ge=256)
     repo_phase_max_file_mb: int = Field(default=512, ge=1)
     repo_disk_mb: int = Field(default=4_096, ge=16)
+    # Discover: at most this many candidate patches per run.
+    repo_max_candidates: int = Field(default=20, ge=1, le=200)
     # AWS: installs reach CodeArtifact (npm and PyPI upstreams) behind VPC endpoints with a short-lived read-only
     # token got through this role; empty locally, where the install phase shares the host's network.
     codeartifact_domain: str = ""
