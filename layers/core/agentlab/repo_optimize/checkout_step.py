@@ -4,7 +4,11 @@ here; the sandbox unpacks the tarball in the Baseline state."""
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentlab.errors import AgentlabError
@@ -24,6 +28,22 @@ def repo_settings(deps: StepDeps) -> RepoSettings:
     from agentlab.repo_optimize.settings import RepoSettings
 
     return deps.settings if isinstance(deps.settings, RepoSettings) else RepoSettings()
+
+
+@contextlib.contextmanager
+def checked_out_tree(deps: StepDeps, ref: StepRef, settings: RepoSettings) -> Iterator[Path]:
+    """The run's checkout unpacked into a private temporary folder of the trusted side, to be read (never run) and
+    removed afterwards."""
+    from agentlab.repo_optimize.tarball import unpack_tarball
+
+    data = deps.blobs.read(source_key(ref.org_id, ref.run_id))
+    with tempfile.TemporaryDirectory(prefix="agentlab-checkout-") as folder:
+        tree = Path(folder) / "repo"
+        tree.mkdir()
+        unpack_tarball(
+            data, tree, max_bytes=settings.repo_max_checkout_mb * 1024 * 1024, max_files=settings.repo_max_files
+        )
+        yield tree
 
 
 def checked_out_run(deps: StepDeps, ref: StepRef) -> tuple[Run | None, dict[str, str] | None]:

@@ -4,15 +4,12 @@ the repository. A person's overrides in the repository's config win over the det
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentlab.models.common import utc_now
 from agentlab.models.repo import detection_from
-from agentlab.repo_optimize.checkout_step import checked_out_run, repo_settings
-from agentlab.repo_optimize.outputs import source_key
+from agentlab.repo_optimize.checkout_step import checked_out_run, checked_out_tree, repo_settings
 from agentlab.store.repos import RepoStore
 from agentlab.workflow.base import StepRef, fail_run, step_output
 
@@ -22,7 +19,6 @@ if TYPE_CHECKING:
 
 def detect(deps: StepDeps, ref: StepRef) -> dict[str, str]:
     from agentlab.repo_optimize.detect import detect_repository
-    from agentlab.repo_optimize.tarball import unpack_tarball
 
     run, answer = checked_out_run(deps, ref)
     if answer is not None:
@@ -30,13 +26,7 @@ def detect(deps: StepDeps, ref: StepRef) -> dict[str, str]:
     assert run is not None and run.repo is not None and run.repo.commit_sha is not None
     settings = repo_settings(deps)
     started = time.monotonic()
-    data = deps.blobs.read(source_key(ref.org_id, ref.run_id))
-    with tempfile.TemporaryDirectory(prefix="agentlab-detect-") as folder:
-        tree = Path(folder) / "repo"
-        tree.mkdir()
-        unpack_tarball(
-            data, tree, max_bytes=settings.repo_max_checkout_mb * 1024 * 1024, max_files=settings.repo_max_files
-        )
+    with checked_out_tree(deps, ref, settings) as tree:
         found = detect_repository(tree)
     detection = detection_from(found, run.repo.commit_sha, utc_now())
     repos = RepoStore(deps.runs.table, deps.clients)

@@ -7,20 +7,17 @@ ends here, and its result says that nothing was validated."""
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentlab.models import Run
-from agentlab.repo_optimize.checkout_step import checked_out_run, repo_settings
+from agentlab.repo_optimize.checkout_step import checked_out_run, checked_out_tree, repo_settings
 from agentlab.repo_optimize.outputs import (
     CANDIDATES_ARTIFACT,
     add_artifact,
     baseline_key,
     profile_key,
     read_json,
-    source_key,
 )
 from agentlab.workflow.base import StepRef, step_output
 
@@ -34,7 +31,6 @@ def discover(deps: StepDeps, ref: StepRef) -> dict[str, str]:
     import json
 
     from agentlab.repo_optimize.discover import discover_static
-    from agentlab.repo_optimize.tarball import unpack_tarball
 
     run, answer = checked_out_run(deps, ref)
     if answer is not None:
@@ -44,13 +40,7 @@ def discover(deps: StepDeps, ref: StepRef) -> dict[str, str]:
     started = time.monotonic()
     profile = read_json(deps.blobs, profile_key(ref.org_id, ref.run_id)) or {}
     hot_files = {str(name): float(share) for name, share in (profile.get("files") or {}).items()}
-    data = deps.blobs.read(source_key(ref.org_id, ref.run_id))
-    with tempfile.TemporaryDirectory(prefix="agentlab-discover-") as folder:
-        tree = Path(folder) / "repo"
-        tree.mkdir()
-        unpack_tarball(
-            data, tree, max_bytes=settings.repo_max_checkout_mb * 1024 * 1024, max_files=settings.repo_max_files
-        )
+    with checked_out_tree(deps, ref, settings) as tree:
         found = discover_static(tree, max_candidates=settings.repo_max_candidates, hot_files=hot_files or None)
     document = found.model_dump(mode="json")
     add_artifact(
