@@ -22,7 +22,13 @@ from agentlab.sandbox.kernel_process import CellOutcome
 from agentlab.sandbox.launcher import KernelLauncher, KernelRequest, LaunchedKernel
 from agentlab.sandbox.models import CellResult, LimitHit, SandboxLimits, WorkspaceFile
 from agentlab.sandbox.streams import render_output
-from agentlab.sandbox.uids import SandboxUidPool, freeze_processes_of_uid, processes_of_uid, thaw
+from agentlab.sandbox.uids import (
+    SandboxUidPool,
+    freeze_processes_of_uid,
+    kill_processes_of_uid,
+    processes_of_uid,
+    thaw,
+)
 from agentlab.sandbox.workspace import (
     changed_paths,
     describe_workspace_files,
@@ -152,6 +158,9 @@ class LocalSandboxSession:
                 )
             finally:
                 self._stop_kernel()
+                if self._uid is not None:
+                    # What the phase started in sessions of its own (daemons, detached children) is the uid's too.
+                    kill_processes_of_uid(self._uid)
                 self._busy = False
                 self.last_used = self._clock()
 
