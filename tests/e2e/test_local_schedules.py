@@ -113,7 +113,7 @@ def test_schedules_fire_skip_pause_and_notify_on_the_local_stack(stack: LocalSta
         assert [f["outcome"] for f in fires(client, limited["id"]) if f["outcome"] == "started"] == ["started"]
         eventually(
             lambda: client.get(f"/v1/schedules/{failing['id']}").json()["consecutive_failures"] == 1,
-            timeout_s=30,
+            timeout_s=90,
             what="the first failure being counted",
         )
 
@@ -121,10 +121,12 @@ def test_schedules_fire_skip_pause_and_notify_on_the_local_stack(stack: LocalSta
         second = client.post(f"/v1/schedules/{failing['id']}/run-now")
         assert second.status_code == 201, second.text
         wait_for(client, second.json()["id"], TERMINAL, timeout_s=FIRE_TIMEOUT_S)
+        # The failure is counted once the run's last step reports its end; a fresh clone's full run once waited past
+        # 30 s for it (cause not yet known), so the wait is generous and a timeout names the schedule and the run.
         paused = eventually(
             lambda: (s := client.get(f"/v1/schedules/{failing['id']}").json())["status"] == "paused" and s,
-            timeout_s=30,
-            what="the pause",
+            timeout_s=90,
+            what=f"the pause of {failing['id']} after run {second.json()['id']}",
         )
         assert paused["paused_reason"] == "2 consecutive failed runs"
 
